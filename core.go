@@ -1,0 +1,597 @@
+package swim
+
+// The core is the whole protocol as a state machine that does no I/O. A driver (the runtime in
+// loop.go, or the simulator in simulation.go) feeds it one input at a time, each stamped with
+// the current time:
+//
+//   - handlePacket: a datagram arrived (raw bytes; the core decodes them, so it can be fuzzed)
+//   - handleStreamRequest: a peer opened a stream and sent one request; the reply is returned
+//   - handleStreamResult: a stream this core asked for finished (reply bytes or an error)
+//   - advance: the clock reached nextDeadline
+//   - the API inputs: start, join, leave, updateMeta, sendUser
+//
+// After each input the driver drains the outbox (packets to send, streams to start, events to
+// deliver, API calls that finished) and calls nextDeadline to know when to wake it again. The
+// core never reads a clock, never sleeps, starts no goroutine and never calls back into the
+// driver, so nothing re-enters it and a seeded run is exactly repeatable.
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// timerKind says what a timer in the core's one heap is for.
+type timerKind uint8
+
+const (
+	timerProbe        timerKind = iota // start the next probe
+	timerProbeTimeout                  // the direct ping went unanswered: ask for indirect pings
+	timerProbeEnd                      // the probe's window closed
+	timerRelayTimeout                  // a ping relayed for another member went unanswered
+	timerSuspicion                     // a suspicion may have run out
+	timerGossip                        // send queued broadcasts to random members
+	timerPushPull                      // periodic anti-entropy
+	timerFollowUp                      // an extra push/pull while the view is still changing
+	timerReconnect                     // try to reach a failed member again
+)
+
+// timer is one entry of the heap. Timers are never cancelled: a stale one is recognised when it
+// fires, by the sequence number or generation it carries.
+type timer struct {
+	at   int64 // Unix nanoseconds
+	seq  uint64
+	kind timerKind
+	id   uint32 // probe or relay sequence number
+	gen  uint64 // suspicion generation
+	name string // member the timer is about
+}
+
+// timerHeap is a binary min-heap ordered by (at, seq), so equal deadlines fire in the order
+// they were armed.
+type timerHeap []timer
+
+func (h timerHeap) less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].seq < h[j].seq
+}
+
+func (h *timerHeap) push(t timer) {
+	*h = append(*h, t)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *timerHeap) pop() timer {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s[last] = timer{}
+	s = s[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(s) && s.less(l, m) {
+			m = l
+		}
+		if r < len(s) && s.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+// outPacket is a datagram to send. buf is valid until the next input.
+type outPacket struct {
+	to  netip.AddrPort
+	buf []byte
+}
+
+// streamKind says why the core opened a stream, and so what its result means.
+type streamKind uint8
+
+const (
+	streamPushPull streamKind = iota // periodic, follow-up or reconnect anti-entropy
+	streamJoin                       // push/pull on behalf of a Join call
+	streamPing                       // the stream ping that backs up indirect pings
+	streamUserMsg                    // a reliable user message; no reply
+)
+
+// outStream asks the driver to open a stream to `to`, write buf, and (if wantReply) read one
+// framed reply before deadline, then report through handleStreamResult(id, ...). buf belongs
+// to the driver.
+type outStream struct {
+	id        uint64
+	to        netip.AddrPort
+	buf       []byte
+	deadline  time.Time
+	wantReply bool
+}
+
+// coreEventKind says what a coreEvent delivers.
+type coreEventKind uint8
+
+const (
+	evJoin coreEventKind = iota
+	evLeave
+	evUpdate
+	evUserMsg
+	evConflict
+	evPingComplete
+	evSuspect // node became suspect, raised by other.Name; for observers such as the simulator
+)
+
+// coreEvent is something to tell the application, off the protocol loop.
+type coreEvent struct {
+	kind  coreEventKind
+	node  Node
+	other Node // evConflict: the claimant
+	msg   []byte
+	rtt   time.Duration
+}
+
+// apiDone reports that the API call with this token finished: n members reached (join) and
+// the error, if any.
+type apiDone struct {
+	token uint64
+	n     int
+	err   error
+}
+
+// outbox is everything an input produced. The driver drains it and calls reset.
+type outbox struct {
+	packets []outPacket
+	streams []outStream
+	events  []coreEvent
+	done    []apiDone
+	arena   []byte // backing store for packets; reused after reset
+}
+
+func (o *outbox) reset() {
+	clear(o.packets)
+	o.packets = o.packets[:0]
+	o.streams = o.streams[:0]
+	clear(o.events)
+	o.events = o.events[:0]
+	o.done = o.done[:0]
+	o.arena = o.arena[:0]
+}
+
+// pendingStream remembers why a stream was opened until its result comes back.
+type pendingStream struct {
+	kind  streamKind
+	token uint64 // join or send call waiting on it
+	peer  netip.AddrPort
+	name  string // the peer's name, when known
+	seq   uint32 // streamPing: the probe it backs up
+	join  bool
+	chain bool // push/pull that belongs to a follow-up chain
+}
+
+// core is the protocol state machine. One goroutine (the driver's) owns it.
+type core struct {
+	cfg *Config
+	log *slog.Logger
+	rng *rand.Rand
+	lim wire.Limits
+
+	self *member // this member's own entry in the table
+
+	now    time.Time
+	timers timerHeap
+	tseq   uint64
+
+	members   memberTable
+	probe     prober
+	awareness awareness
+	queue     BroadcastQueue
+	sync      syncState
+
+	seqNo      uint32
+	relays     map[uint32]relay
+	streams    map[uint64]pendingStream
+	nextStream uint64
+	joins      map[uint64]*joinCall
+
+	leaving    bool
+	leaveToken uint64
+	metaToken  uint64
+
+	// changes counts accepted state changes; push/pull compares it before and after a
+	// merge to decide whether to follow up.
+	changes uint64
+	// viewVersion moves whenever Members() would return something different.
+	viewVersion uint64
+
+	drops drops
+	out   outbox
+
+	// scratch buffers reused across packets
+	msgBuf, cmpBuf, zipBuf []byte
+	parts                  [][]byte
+	pick                   []*member
+}
+
+// newCore builds a core for the validated config cfg, advertising addr:port, with randomness
+// from rng. It does nothing until start.
+func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.Rand, log *slog.Logger) *core {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &core{
+		cfg:     cfg,
+		log:     log.With("node", cfg.Name),
+		rng:     rng,
+		lim:     wire.DefaultLimits(),
+		relays:  make(map[uint32]relay),
+		streams: make(map[uint64]pendingStream),
+		joins:   make(map[uint64]*joinCall),
+	}
+	c.members.byName = make(map[string]*member)
+	c.awareness.max = cfg.AwarenessMaxMultiplier
+	c.queue.RetransmitMult = cfg.RetransmitMult
+	c.queue.NumNodes = func() int { return len(c.members.list) }
+	c.self = &member{
+		name:        cfg.Name,
+		addr:        addr.Unmap(),
+		addrRaw:     addrBytes(addr),
+		port:        port,
+		meta:        meta,
+		vsn:         [6]byte{ProtocolVersionMin, ProtocolVersionMax, cfg.ProtocolVersion, cfg.DelegateProtocolMin, cfg.DelegateProtocolMax, cfg.DelegateProtocolVersion},
+		incarnation: 1,
+		state:       StateAlive,
+	}
+	return c
+}
+
+// addrBytes is the one byte form this library advertises an address in: 4 bytes for IPv4,
+// 16 for IPv6 (memberlist compares addresses byte-wise, so the form must never change).
+func addrBytes(a netip.Addr) []byte {
+	a = a.Unmap()
+	if a.Is4() {
+		b := a.As4()
+		return b[:]
+	}
+	b := a.As16()
+	return b[:]
+}
+
+// start puts this member in its own table and arms the periodic timers, each at a random
+// offset so that members started together do not act in lockstep.
+func (c *core) start(now time.Time) {
+	c.now = now
+	c.self.stateChange = now
+	c.members.add(c.self)
+	c.viewVersion++
+	c.armAfter(c.jitter(c.cfg.ProbeInterval), timerProbe, 0, "", 0)
+	if c.cfg.GossipInterval > 0 {
+		c.armAfter(c.jitter(c.cfg.GossipInterval), timerGossip, 0, "", 0)
+	}
+	if c.cfg.PushPullInterval > 0 {
+		c.armAfter(c.jitter(c.cfg.PushPullInterval), timerPushPull, 0, "", 0)
+	}
+	if c.cfg.ReconnectInterval > 0 {
+		c.armAfter(c.jitter(c.cfg.ReconnectInterval), timerReconnect, 0, "", 0)
+	}
+}
+
+// jitter returns a uniformly random duration in [0, d).
+func (c *core) jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(c.rng.Int64N(int64(d)))
+}
+
+func (c *core) arm(at time.Time, kind timerKind, id uint32, name string, gen uint64) {
+	c.tseq++
+	c.timers.push(timer{at: at.UnixNano(), seq: c.tseq, kind: kind, id: id, gen: gen, name: name})
+}
+
+func (c *core) armAfter(d time.Duration, kind timerKind, id uint32, name string, gen uint64) {
+	c.arm(c.now.Add(d), kind, id, name, gen)
+}
+
+// nextDeadline says when the core next needs advance; ok is false when nothing is armed.
+func (c *core) nextDeadline() (t time.Time, ok bool) {
+	if len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(0, c.timers[0].at), true
+}
+
+// advance runs every timer that is due at now.
+func (c *core) advance(now time.Time) {
+	c.setNow(now)
+	n := now.UnixNano()
+	for len(c.timers) > 0 && c.timers[0].at <= n {
+		t := c.timers.pop()
+		c.awareness.noteLateness(c, time.Duration(n-t.at))
+		c.fire(t)
+	}
+}
+
+func (c *core) setNow(now time.Time) {
+	if now.After(c.now) {
+		c.now = now
+	}
+}
+
+func (c *core) fire(t timer) {
+	switch t.kind {
+	case timerProbe:
+		c.probeTick()
+	case timerProbeTimeout:
+		c.probeTimeout(t.id)
+	case timerProbeEnd:
+		c.probeEnd(t.id)
+	case timerRelayTimeout:
+		c.relayTimeout(t.id)
+	case timerSuspicion:
+		c.suspicionTimeout(t.name, t.gen)
+	case timerGossip:
+		c.gossipTick()
+	case timerPushPull:
+		c.pushPullTick()
+	case timerFollowUp:
+		c.followUpTick(t.gen)
+	case timerReconnect:
+		c.reconnectTick()
+	}
+}
+
+// handlePacket takes one datagram as it came off the network: it checks the framing, then
+// handles every message inside. Bad input is counted and dropped, never returned.
+func (c *core) handlePacket(now time.Time, from netip.AddrPort, buf []byte) {
+	c.setNow(now)
+	if len(buf) == 0 {
+		c.drop(DropTruncated, from, nil)
+		return
+	}
+	wire.Unpack(buf, c.lim, func(msg []byte) { c.handleMessage(from, msg) },
+		func(err error) { c.drop(dropReasonOf(err), from, err) })
+}
+
+// handleMessage routes one message found in a packet.
+func (c *core) handleMessage(from netip.AddrPort, msg []byte) {
+	t, body := wire.MessageType(msg[0]), msg[1:]
+	var err error
+	switch t {
+	case wire.PingMsg:
+		var m wire.Ping
+		if err = m.Decode(body); err == nil {
+			c.handlePing(from, &m)
+		}
+	case wire.IndirectPingMsg:
+		var m wire.IndirectPingReq
+		if err = m.Decode(body); err == nil {
+			c.handleIndirectPing(from, &m)
+		}
+	case wire.AckRespMsg:
+		var m wire.AckResp
+		if err = m.Decode(body); err == nil {
+			c.handleAck(&m)
+		}
+	case wire.NackRespMsg:
+		var m wire.NackResp
+		if err = m.Decode(body); err == nil {
+			c.handleNack(&m)
+		}
+	case wire.SuspectMsg:
+		var m wire.Suspect
+		if err = m.Decode(body); err == nil {
+			c.suspectNode(&m)
+		}
+	case wire.AliveMsg:
+		var m wire.Alive
+		if err = m.Decode(body); err == nil {
+			c.aliveNode(&m, false)
+		}
+	case wire.DeadMsg:
+		var m wire.Dead
+		if err = m.Decode(body); err == nil {
+			c.deadNode(&m)
+		}
+	case wire.UserMsg:
+		if len(body) > 0 {
+			c.emit(coreEvent{kind: evUserMsg, msg: append([]byte(nil), body...)})
+		}
+	default:
+		c.drop(DropUnknownType, from, nil)
+		return
+	}
+	if err != nil {
+		c.drop(dropReasonOf(err), from, err)
+	}
+}
+
+func (c *core) emit(e coreEvent) { c.out.events = append(c.out.events, e) }
+
+func (c *core) finish(token uint64, n int, err error) {
+	if token != 0 {
+		c.out.done = append(c.out.done, apiDone{token: token, n: n, err: err})
+	}
+}
+
+// nextSeqNo hands out probe and relay sequence numbers, starting at 1 like memberlist.
+func (c *core) nextSeqNo() uint32 {
+	c.seqNo++
+	if c.seqNo == 0 {
+		c.seqNo = 1
+	}
+	return c.seqNo
+}
+
+// openStream asks the driver for a stream exchange and remembers why.
+func (c *core) openStream(to netip.AddrPort, buf []byte, timeout time.Duration, wantReply bool, p pendingStream) {
+	c.nextStream++
+	id := c.nextStream
+	p.peer = to
+	c.streams[id] = p
+	c.out.streams = append(c.out.streams, outStream{id: id, to: to, buf: buf, deadline: c.now.Add(timeout), wantReply: wantReply})
+}
+
+// handleStreamResult takes the outcome of a stream this core opened: the reply (a whole
+// message, unframed), or err when the exchange failed. Unknown ids are ignored.
+func (c *core) handleStreamResult(now time.Time, id uint64, reply []byte, err error) {
+	c.setNow(now)
+	p, ok := c.streams[id]
+	if !ok {
+		return
+	}
+	delete(c.streams, id)
+	switch p.kind {
+	case streamPushPull, streamJoin:
+		c.pushPullResult(p, reply, err)
+	case streamPing:
+		c.streamPingResult(p, reply, err)
+	case streamUserMsg:
+		c.finish(p.token, 0, err)
+	}
+}
+
+// handleStreamRequest takes one request a peer sent on a stream (a whole message, unframed)
+// and returns the framed reply to write, or nil to close without one.
+func (c *core) handleStreamRequest(now time.Time, from netip.AddrPort, msg []byte) []byte {
+	c.setNow(now)
+	if len(msg) == 0 {
+		c.drop(DropTruncated, from, nil)
+		return nil
+	}
+	t, body := wire.MessageType(msg[0]), msg[1:]
+	switch t {
+	case wire.PingMsg:
+		var m wire.Ping
+		if err := m.Decode(body); err != nil {
+			c.drop(dropReasonOf(err), from, err)
+			return nil
+		}
+		if m.Node != "" && m.Node != c.self.name {
+			c.drop(DropMisaddressed, from, nil)
+			return nil
+		}
+		ack := wire.AckResp{SeqNo: m.SeqNo}
+		return c.frameStream(ack.Append(nil))
+	case wire.PushPullMsg:
+		pp, err := wire.DecodePushPull(body, c.lim)
+		if err != nil {
+			c.drop(dropReasonOf(err), from, err)
+			return nil
+		}
+		return c.servePushPull(from, pp)
+	case wire.UserMsg:
+		m, err := wire.DecodeStreamUser(body, c.lim)
+		if err != nil {
+			c.drop(dropReasonOf(err), from, err)
+			return nil
+		}
+		if len(m) > 0 {
+			c.emit(coreEvent{kind: evUserMsg, msg: m})
+		}
+		return nil
+	}
+	c.drop(DropUnknownType, from, nil)
+	return nil
+}
+
+// frameStream wraps a whole message for a stream: compressed when that is smaller.
+func (c *core) frameStream(msg []byte) []byte {
+	if c.cfg.EnableCompression && len(msg) >= compressMinSize {
+		if z := wire.AppendCompress(nil, msg); len(z) < len(msg) {
+			return z
+		}
+	}
+	return msg
+}
+
+// compressMinSize is the smallest message worth trying to compress: below it LZW's
+// header and code width never win.
+const compressMinSize = 128
+
+// leave announces that this member is leaving: a dead message about itself with From set to
+// itself, queued ahead of all other news. The call with this token finishes when that message
+// has been sent as often as any broadcast is (or at once, if nobody is there to hear it).
+func (c *core) leave(now time.Time, token uint64) {
+	c.setNow(now)
+	if c.leaving {
+		c.finish(token, 0, ErrLeft)
+		return
+	}
+	c.leaving = true
+	c.leaveToken = token
+	c.deadNode(&wire.Dead{Incarnation: c.self.incarnation, Node: c.self.name, From: c.self.name})
+	c.finishIfAlone(token)
+}
+
+// updateMeta sets this member's metadata and announces it with a new incarnation. The call
+// with this token finishes when the announcement has been fully disseminated.
+func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
+	c.setNow(now)
+	if c.leaving {
+		c.finish(token, 0, ErrLeft)
+		return
+	}
+	c.self.meta = append([]byte(nil), meta...)
+	c.self.incarnation++
+	c.markChanged()
+	c.queueSelfNews(c.selfAlive().Append(nil), token)
+	c.finishIfAlone(token)
+}
+
+// finishIfAlone finishes a self-announcement at once when there is nobody to send it to.
+func (c *core) finishIfAlone(token uint64) {
+	if c.numAlive() == 0 {
+		if it := c.queue.byName[c.self.name]; it != nil {
+			c.queue.remove(it)
+			return
+		}
+		c.finish(token, 0, nil)
+	}
+}
+
+// broadcastFinished is called when this member's own announcement retires.
+func (c *core) broadcastFinished(token uint64) { c.finish(token, 0, nil) }
+
+// sendUser sends an application message to one member: as a packet (best effort, with
+// broadcasts piggybacked) or, if reliable, over a stream; the call with this token finishes
+// when it was handed to the network.
+func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byte, reliable bool, token uint64) {
+	c.setNow(now)
+	if reliable {
+		c.openStream(to, c.frameStream(wire.AppendStreamUser(nil, msg)), c.cfg.TCPTimeout, false,
+			pendingStream{kind: streamUserMsg, token: token, name: name})
+		return
+	}
+	c.msgBuf = append(append(c.msgBuf[:0], byte(wire.UserMsg)), msg...)
+	c.sendMsg(to, c.members.byName[name], c.msgBuf)
+	c.finish(token, 0, nil)
+}
+
+// snapshot returns the members Members() shows: alive and suspect ones, as values.
+func (c *core) snapshot() []Node {
+	nodes := make([]Node, 0, len(c.members.list))
+	for _, m := range c.members.list {
+		if m.state == StateAlive || m.state == StateSuspect {
+			nodes = append(nodes, m.node())
+		}
+	}
+	return nodes
+}

@@ -1,0 +1,103 @@
+package swim
+
+import "time"
+
+// Delegate is how an application rides on the protocol: metadata about itself, messages of
+// its own, and state it exchanges on push/pull. Every method runs on the protocol loop, so it
+// must return quickly and must not block; it may call the Memberlist's methods.
+type Delegate interface {
+	// NodeMeta returns this member's metadata, at most limit bytes. It is read at Create and
+	// by UpdateNode.
+	NodeMeta(limit int) []byte
+	// NotifyMsg receives a user message (broadcast or sent directly). It runs off the
+	// protocol loop, in order with the events; the slice is the application's to keep.
+	NotifyMsg(msg []byte)
+	// GetBroadcasts returns user broadcasts to piggyback on a packet: messages whose
+	// encoded size plus overhead each fits, in total at most limit bytes. BroadcastQueue
+	// implements the usual retransmit-limited queue for it.
+	GetBroadcasts(overhead, limit int) [][]byte
+	// LocalState returns the application state sent in a push/pull; join says whether the
+	// exchange is a join.
+	LocalState(join bool) []byte
+	// MergeRemoteState receives the state a peer sent in a push/pull.
+	MergeRemoteState(buf []byte, join bool)
+}
+
+// EventDelegate learns of membership changes. Its methods run in order on one goroutine off
+// the protocol loop, so a slow handler delays later events but never probing; they may call
+// any Memberlist method, Members included. Events are asynchronous: Join can return before
+// NotifyJoin runs.
+type EventDelegate interface {
+	NotifyJoin(Node)   // a member became alive (new, or back from dead or left)
+	NotifyLeave(Node)  // a member was declared dead, or left; Node.State says which
+	NotifyUpdate(Node) // an alive member changed its metadata or address
+}
+
+// ConflictDelegate learns that a member at another address claims a name already in use. It
+// runs off the protocol loop.
+type ConflictDelegate interface {
+	NotifyConflict(existing, other Node)
+}
+
+// MergeDelegate may veto a push/pull merge (join or periodic) by returning an error; nothing of
+// the remote state is applied then. It runs on the protocol loop and must not block.
+type MergeDelegate interface {
+	NotifyMerge(peers []Node) error
+}
+
+// AliveDelegate may veto an alive message about another member (for example, one not in an
+// allow-list) by returning an error. It runs on the protocol loop and must not block.
+type AliveDelegate interface {
+	NotifyAlive(peer Node) error
+}
+
+// PingDelegate attaches a payload to acks and learns round-trip times. AckPayload runs on the
+// protocol loop and must not block; NotifyPingComplete runs off it.
+type PingDelegate interface {
+	AckPayload() []byte
+	NotifyPingComplete(other Node, rtt time.Duration, payload []byte)
+}
+
+// EventType says what happened to a member in a NodeEvent.
+type EventType int
+
+// The kinds of NodeEvent.
+const (
+	EventJoin EventType = iota
+	EventLeave
+	EventUpdate
+)
+
+func (t EventType) String() string {
+	switch t {
+	case EventJoin:
+		return "join"
+	case EventLeave:
+		return "leave"
+	case EventUpdate:
+		return "update"
+	}
+	return "event(?)"
+}
+
+// NodeEvent is one membership change, as delivered on a channel by ChannelEventDelegate.
+type NodeEvent struct {
+	Type EventType
+	Node Node
+}
+
+// ChannelEventDelegate is an EventDelegate that sends each event on Ch. Events are sent in
+// order; a full channel delays later events (never the protocol), so give it a buffer or
+// drain it promptly.
+type ChannelEventDelegate struct {
+	Ch chan<- NodeEvent
+}
+
+// NotifyJoin sends an EventJoin.
+func (c *ChannelEventDelegate) NotifyJoin(n Node) { c.Ch <- NodeEvent{EventJoin, n} }
+
+// NotifyLeave sends an EventLeave.
+func (c *ChannelEventDelegate) NotifyLeave(n Node) { c.Ch <- NodeEvent{EventLeave, n} }
+
+// NotifyUpdate sends an EventUpdate.
+func (c *ChannelEventDelegate) NotifyUpdate(n Node) { c.Ch <- NodeEvent{EventUpdate, n} }

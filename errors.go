@@ -1,0 +1,23 @@
+package swim
+
+import "errors"
+
+// Errors a caller can act on. Each may be wrapped; test with errors.Is.
+var (
+	// ErrNotRunning is returned by calls on a Memberlist that was shut down.
+	ErrNotRunning = errors.New("swim: not running")
+	// ErrLeft is returned by calls that make no sense after Leave.
+	ErrLeft = errors.New("swim: already left the cluster")
+	// ErrNoSeeds is returned by Join when given no addresses.
+	ErrNoSeeds = errors.New("swim: no seed addresses to join")
+	// ErrJoinFailed is returned by Join when no seed could be reached; it wraps each seed's
+	// error.
+	ErrJoinFailed = errors.New("swim: join failed")
+	// ErrUnknownNode is returned when sending to a member that is not in the member table.
+	ErrUnknownNode = errors.New("swim: unknown node")
+	// ErrMessageTooLarge is returned when a best-effort message cannot fit in one packet, or
+	// metadata exceeds MetaMaxSize.
+	ErrMessageTooLarge = errors.New("swim: message too large")
+	// ErrTimeout is returned when Leave or UpdateNode did not finish within its timeout.
+	ErrTimeout = errors.New("swim: timed out")
+)

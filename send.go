@@ -1,0 +1,60 @@
+package swim
+
+// How messages become datagrams (wire-format.md section 5.1): the primary message, then as
+// many broadcasts as fit in UDPBufferSize piggybacked as a compound, then compression when it
+// makes the packet smaller, then a CRC for peers that check one. Packets are built in reused
+// scratch buffers and land in the outbox's arena, so sending allocates nothing in the steady
+// state.
+
+import (
+	"net/netip"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// compoundHeader is the type byte and the count byte of a compound message.
+const compoundHeader = 2
+
+// sendMsg sends msgs (normally one primary message) to `to`, piggybacking broadcasts. peer is
+// the destination's entry when known, for the CRC decision.
+func (c *core) sendMsg(to netip.AddrPort, peer *member, msgs ...[]byte) {
+	parts := append(c.parts[:0], msgs...)
+	budget := c.cfg.UDPBufferSize - compoundHeader
+	for _, m := range msgs {
+		budget -= len(m) + compoundPartOverhead
+	}
+	parts = c.collectBroadcasts(parts, budget)
+	c.sendParts(to, peer, parts)
+	clear(parts)
+	c.parts = parts[:0]
+}
+
+// sendParts sends one message bare, or several as a compound.
+func (c *core) sendParts(to netip.AddrPort, peer *member, parts [][]byte) {
+	switch len(parts) {
+	case 0:
+		return
+	case 1:
+		c.sendPacket(to, peer, parts[0])
+	default:
+		c.cmpBuf = wire.AppendCompound(c.cmpBuf[:0], parts)
+		c.sendPacket(to, peer, c.cmpBuf)
+	}
+}
+
+// sendPacket applies the outer layers to a finished message and puts it in the outbox.
+func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
+	if c.cfg.EnableCompression && len(pkt) >= compressMinSize {
+		c.zipBuf = wire.AppendCompress(c.zipBuf[:0], pkt)
+		if len(c.zipBuf) < len(pkt) {
+			pkt = c.zipBuf
+		}
+	}
+	start := len(c.out.arena)
+	if peer != nil && peer.vsn[1] >= 5 {
+		c.out.arena = wire.AppendCRC(c.out.arena, pkt)
+	} else {
+		c.out.arena = append(c.out.arena, pkt...)
+	}
+	c.out.packets = append(c.out.packets, outPacket{to: to, buf: c.out.arena[start:len(c.out.arena):len(c.out.arena)]})
+}

@@ -1,0 +1,346 @@
+package swim
+
+// The member table and the rules that change it (wire-format.md section 10). Every piece of
+// news about a member, whether it came in a packet, a push/pull or from this member's own
+// failure detector, goes through aliveNode, suspectNode or deadNode:
+//
+//   - alive beats suspect and dead only with a strictly higher incarnation;
+//   - suspect and dead apply at the same or a higher incarnation;
+//   - news that this member is suspect or dead is refuted by raising its own incarnation;
+//   - a dead message whose sender is the member itself means it left.
+//
+// Accepted news is rebroadcast, and the application hears of joins, leaves and updates. Dead
+// and left members stay in the table for GossipToTheDeadTime, then are reaped when the probe
+// list wraps; a dead member's address is remembered for reconnect attempts.
+
+import (
+	"bytes"
+	"net/netip"
+	"time"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// member is one entry of the table. Only the core touches it; the outside world gets Node
+// values.
+type member struct {
+	name        string
+	addr        netip.Addr
+	addrRaw     []byte // the address exactly as the member advertises it
+	port        uint16
+	meta        []byte
+	vsn         [6]byte
+	incarnation uint32
+	state       NodeState
+	stateChange time.Time
+
+	susp *suspicion // running suspicion, while state is suspect
+
+	// pendingAlive is the latest alive from another address that claimed this name while
+	// this entry was alive: applied as a reclaim the moment this entry dies (a restart at a
+	// new address, memberlist #157).
+	pendingAlive *wire.Alive
+}
+
+func (m *member) addrPort() netip.AddrPort { return netip.AddrPortFrom(m.addr, m.port) }
+
+// node copies the member out as a value.
+func (m *member) node() Node {
+	return Node{
+		Name:        m.name,
+		Addr:        append([]byte(nil), m.addrRaw...),
+		Port:        m.port,
+		Meta:        append([]byte(nil), m.meta...),
+		State:       m.state,
+		Incarnation: m.incarnation,
+		PMin:        m.vsn[0], PMax: m.vsn[1], PCur: m.vsn[2],
+		DMin: m.vsn[3], DMax: m.vsn[4], DCur: m.vsn[5],
+	}
+}
+
+// memberTable holds every known member: a slice in a stable order plus an index by name.
+type memberTable struct {
+	list   []*member
+	byName map[string]*member
+}
+
+func (t *memberTable) add(m *member) {
+	t.list = append(t.list, m)
+	t.byName[m.name] = m
+}
+
+// removeIf drops the members for which gone is true, keeping the order of the rest.
+func (t *memberTable) removeIf(gone func(*member) bool) (removed []*member) {
+	kept := t.list[:0]
+	for _, m := range t.list {
+		if gone(m) {
+			removed = append(removed, m)
+			delete(t.byName, m.name)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(t.list[len(kept):])
+	t.list = kept
+	return removed
+}
+
+// numAlive counts the members other than self that are alive or suspect.
+func (c *core) numAlive() int {
+	n := 0
+	for _, m := range c.members.list {
+		if m != c.self && (m.state == StateAlive || m.state == StateSuspect) {
+			n++
+		}
+	}
+	return n
+}
+
+// markChanged records an accepted change; visible says Members() changes too.
+func (c *core) markChanged() {
+	c.changes++
+	c.viewVersion++
+}
+
+func (c *core) setState(m *member, s NodeState) {
+	if m.state != s {
+		m.state = s
+		m.stateChange = c.now
+	}
+}
+
+// aliveNode applies an alive message (section 10.2). fromPushPull says it came from a
+// push/pull merge rather than a packet.
+func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
+	isSelf := a.Node == c.self.name
+	if isSelf && c.leaving {
+		return
+	}
+	if len(a.Vsn) >= 3 && (a.Vsn[0] == 0 || a.Vsn[1] == 0 || a.Vsn[0] > a.Vsn[1]) {
+		c.log.Debug("ignoring alive with bad protocol versions", "peer", a.Node)
+		return
+	}
+	if a.Node == "" {
+		c.drop(DropMalformed, netip.AddrPort{}, nil)
+		return
+	}
+	addr, ok := netip.AddrFromSlice(a.Addr)
+	if !ok {
+		c.drop(DropMalformed, netip.AddrPort{}, nil)
+		return
+	}
+	addr = addr.Unmap()
+	port := a.Port
+	if port == 0 {
+		port = c.self.port
+	}
+	if c.cfg.Alive != nil && !isSelf {
+		if len(a.Vsn) < 6 {
+			return
+		}
+		if err := c.cfg.Alive.NotifyAlive(aliveNodeValue(a, port)); err != nil {
+			c.log.Debug("alive vetoed by delegate", "peer", a.Node, "error", err)
+			return
+		}
+	}
+
+	m := c.members.byName[a.Node]
+	reclaim := false
+	if m == nil {
+		m = &member{name: a.Node, addr: addr, addrRaw: append([]byte(nil), a.Addr...), port: port, state: StateDead, stateChange: c.now}
+		c.members.add(m)
+		c.probe.insert(c, m)
+		c.sync.forgetFailed(a.Node)
+	} else if !bytes.Equal(m.addrRaw, a.Addr) || m.port != port {
+		if isSelf || !c.reclaimable(m) {
+			if !isSelf {
+				c.conflict(m, a, addr, port)
+			}
+			return
+		}
+		reclaim = true
+	}
+
+	if !isSelf && !reclaim && a.Incarnation <= m.incarnation {
+		return
+	}
+	if isSelf && a.Incarnation < m.incarnation {
+		return
+	}
+	c.stopSuspicion(m)
+
+	if isSelf {
+		if a.Incarnation == m.incarnation && bytes.Equal(a.Meta, m.meta) && vsnEqual(a.Vsn, m.vsn) {
+			return
+		}
+		c.refute(a.Incarnation)
+		return
+	}
+
+	// Rebroadcast with the values as received, after the port fix-up.
+	fixed := *a
+	fixed.Port = port
+	c.queue.queueMember(a.Node, fixed.Append(nil))
+
+	wasGone := m.state == StateDead || m.state == StateLeft
+	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
+	if len(a.Vsn) >= 6 {
+		copy(m.vsn[:], a.Vsn)
+	}
+	m.incarnation = a.Incarnation
+	m.meta = append(m.meta[:0:0], a.Meta...)
+	if reclaim {
+		m.addr, m.addrRaw, m.port = addr, append([]byte(nil), a.Addr...), port
+	}
+	m.pendingAlive = nil
+	c.setState(m, StateAlive)
+	c.markChanged()
+	switch {
+	case wasGone:
+		c.emit(coreEvent{kind: evJoin, node: m.node()})
+	case metaChanged:
+		c.emit(coreEvent{kind: evUpdate, node: m.node()})
+	}
+}
+
+// reclaimable says whether another address may take over m's name now (section 10.8, with
+// DeadNodeReclaimTime 0 meaning "once dead").
+func (c *core) reclaimable(m *member) bool {
+	switch m.state {
+	case StateLeft:
+		return true
+	case StateDead:
+		return c.cfg.DeadNodeReclaimTime >= 0 && c.now.Sub(m.stateChange) >= c.cfg.DeadNodeReclaimTime
+	}
+	return false
+}
+
+// conflict handles an alive for a live name from another address: the application hears of
+// it, and the claim is kept so that it wins as soon as the current holder is declared dead.
+func (c *core) conflict(m *member, a *wire.Alive, addr netip.Addr, port uint16) {
+	if m.pendingAlive == nil || a.Incarnation >= m.pendingAlive.Incarnation {
+		claim := *a
+		claim.Addr = append([]byte(nil), a.Addr...)
+		claim.Port = port
+		claim.Meta = append([]byte(nil), a.Meta...)
+		claim.Vsn = append([]byte(nil), a.Vsn...)
+		m.pendingAlive = &claim
+	}
+	c.log.Debug("name conflict", "peer", m.name, "existing", m.addrPort().String(), "claimant", netip.AddrPortFrom(addr, port).String())
+	c.emit(coreEvent{kind: evConflict, node: m.node(), other: aliveNodeValue(a, port)})
+}
+
+func aliveNodeValue(a *wire.Alive, port uint16) Node {
+	n := Node{Name: a.Node, Addr: append([]byte(nil), a.Addr...), Port: port, Meta: append([]byte(nil), a.Meta...), Incarnation: a.Incarnation}
+	if len(a.Vsn) >= 6 {
+		n.PMin, n.PMax, n.PCur, n.DMin, n.DMax, n.DCur = a.Vsn[0], a.Vsn[1], a.Vsn[2], a.Vsn[3], a.Vsn[4], a.Vsn[5]
+	}
+	return n
+}
+
+func vsnEqual(b []byte, v [6]byte) bool {
+	return len(b) == 6 && [6]byte(b) == v
+}
+
+// suspectNode applies a suspect message (section 10.3).
+func (c *core) suspectNode(s *wire.Suspect) {
+	m := c.members.byName[s.Node]
+	if m == nil || s.Incarnation < m.incarnation {
+		return
+	}
+	if m.susp != nil {
+		if c.confirmSuspicion(m, s.From) {
+			c.queue.queueMember(s.Node, s.Append(nil))
+		}
+		return
+	}
+	if m.state != StateAlive {
+		return
+	}
+	if m == c.self {
+		c.log.Info("refuting a suspicion", "from", s.From, "incarnation", s.Incarnation)
+		c.refute(s.Incarnation)
+		return
+	}
+	c.queue.queueMember(s.Node, s.Append(nil))
+	m.incarnation = s.Incarnation
+	c.setState(m, StateSuspect)
+	c.markChanged()
+	c.startSuspicion(m, s.From)
+	c.emit(coreEvent{kind: evSuspect, node: m.node(), other: Node{Name: s.From}})
+}
+
+// deadNode applies a dead message (section 10.4); From == Node means the member left.
+func (c *core) deadNode(d *wire.Dead) {
+	m := c.members.byName[d.Node]
+	if m == nil || d.Incarnation < m.incarnation {
+		return
+	}
+	c.stopSuspicion(m)
+	if m.state == StateDead || m.state == StateLeft {
+		return
+	}
+	token := uint64(0)
+	if m == c.self {
+		if !c.leaving {
+			c.log.Info("refuting a death", "from", d.From, "incarnation", d.Incarnation)
+			c.refute(d.Incarnation)
+			return
+		}
+		token = c.leaveToken
+		c.queueSelfNews(d.Append(nil), token)
+	} else {
+		c.queue.queueMember(d.Node, d.Append(nil))
+	}
+	m.incarnation = d.Incarnation
+	if d.From == d.Node {
+		c.setState(m, StateLeft)
+	} else {
+		c.setState(m, StateDead)
+	}
+	c.markChanged()
+	c.emit(coreEvent{kind: evLeave, node: m.node()})
+	if m.pendingAlive != nil && m != c.self {
+		claim := m.pendingAlive
+		m.pendingAlive = nil
+		c.aliveNode(claim, false)
+	}
+}
+
+// refute defends this member against news that it is suspect or dead (section 10.1): a new
+// incarnation above both its own and the accused one, broadcast ahead of other gossip.
+// Lifeguard counts each refutation against local health: others only accuse a member that
+// seems slow.
+func (c *core) refute(accused uint32) {
+	inc := max(c.self.incarnation, accused) + 1
+	c.self.incarnation = inc
+	c.awareness.apply(1)
+	c.markChanged()
+	c.queueSelfNews(c.selfAlive().Append(nil), 0)
+}
+
+// selfAlive is the alive message this member announces itself with.
+func (c *core) selfAlive() *wire.Alive {
+	s := c.self
+	return &wire.Alive{Incarnation: s.incarnation, Node: s.name, Addr: s.addrRaw, Port: s.port, Meta: s.meta, Vsn: s.vsn[:]}
+}
+
+// reap removes dead and left members that have had GossipToTheDeadTime to learn of it. Dead
+// ones are remembered for reconnect attempts. It runs when the probe list wraps.
+func (c *core) reap() {
+	gone := c.members.removeIf(func(m *member) bool {
+		return m != c.self && (m.state == StateDead || m.state == StateLeft) &&
+			c.now.Sub(m.stateChange) > c.cfg.GossipToTheDeadTime
+	})
+	for _, m := range gone {
+		if m.state == StateDead {
+			c.sync.rememberFailed(c, m)
+		}
+		if q := c.queue.byName[m.name]; q != nil {
+			c.queue.remove(q)
+		}
+	}
+	if len(gone) > 0 {
+		c.viewVersion++
+	}
+}

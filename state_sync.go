@@ -1,0 +1,381 @@
+package swim
+
+// Push/pull anti-entropy (wire-format.md section 6.3). Gossip is fast but lossy; a push/pull
+// exchanges the whole member table with one peer over a stream and merges it with the same
+// rules as gossip, so whatever gossip missed is repaired. It runs:
+//
+//   - on Join, with each seed: that is how a new member learns the cluster;
+//   - every PushPullInterval (scaled up with the cluster size) with a random alive member;
+//   - as a follow-up chain: a push/pull this member started that changed its view is followed
+//     by another one soon, at a delay that doubles each time, until one changes nothing. A
+//     member that joined while others were joining learns of those whose gossip it missed
+//     (it was not yet known to the gossipers) within seconds instead of at the next periodic
+//     push/pull, and a healed partition is merged in a few rounds;
+//   - as a reconnect attempt: every ReconnectInterval, with a chance proportional to how many
+//     members are failed, with one failed member, even one already reaped from the table, so
+//     that the two sides of a partition that outlived GossipToTheDeadTime find each other.
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// ErrRemote wraps an error a peer reported in a stream reply.
+var ErrRemote = errors.New("swim: remote error")
+
+// ErrIncompatible is returned when a peer's protocol versions do not overlap this cluster's.
+var ErrIncompatible = errors.New("swim: incompatible protocol versions")
+
+// syncState is push/pull bookkeeping.
+type syncState struct {
+	chainDelay time.Duration  // delay of the follow-up chain's last step; 0 when none runs
+	chainPeer  netip.AddrPort // follow up with this address (a reconnect), or a random member
+	chainGen   uint64
+	failed     []failedMember
+	states     []wire.PushNodeState // scratch for building local state
+}
+
+// failedMember is a reaped dead member, remembered for reconnect attempts.
+type failedMember struct {
+	name  string
+	addr  netip.AddrPort
+	since time.Time
+}
+
+// maxFailedRemembered bounds the reconnect list.
+const maxFailedRemembered = 4096
+
+// joinCall tracks one Join: the push/pulls still out, and how many succeeded.
+type joinCall struct {
+	pending int
+	ok      int
+	errs    []error
+}
+
+func (s *syncState) rememberFailed(c *core, m *member) {
+	if len(s.failed) >= maxFailedRemembered {
+		s.failed = append(s.failed[:0], s.failed[1:]...)
+	}
+	s.failed = append(s.failed, failedMember{name: m.name, addr: m.addrPort(), since: m.stateChange})
+}
+
+func (s *syncState) forgetFailed(name string) {
+	for i := 0; i < len(s.failed); i++ {
+		if s.failed[i].name == name {
+			s.failed = append(s.failed[:i], s.failed[i+1:]...)
+			i--
+		}
+	}
+}
+
+// pushPullScale stretches the push/pull interval for clusters over 32 members, so the
+// cluster-wide rate of these O(n) exchanges grows only logarithmically.
+func pushPullScale(interval time.Duration, n int) time.Duration {
+	const threshold = 32
+	if n <= threshold {
+		return interval
+	}
+	mult := math.Ceil(math.Log2(float64(n))-math.Log2(threshold)) + 1
+	return time.Duration(mult) * interval
+}
+
+// localState encodes this member's push/pull message: every entry of the table, then the
+// application's state; framed for a stream.
+func (c *core) localState(join bool) []byte {
+	states := c.sync.states[:0]
+	for _, m := range c.members.list {
+		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrRaw, Port: m.port, Meta: m.meta,
+			Incarnation: m.incarnation, State: int(m.state), Vsn: m.vsn[:]})
+	}
+	pp := wire.PushPull{Join: join, Nodes: states}
+	if c.cfg.Delegate != nil {
+		pp.UserState = c.cfg.Delegate.LocalState(join)
+	}
+	buf := c.frameStream(pp.Append(nil))
+	clear(states)
+	c.sync.states = states[:0]
+	return buf
+}
+
+// startPushPull opens a push/pull with the member at to.
+func (c *core) startPushPull(to netip.AddrPort, name string, chain bool) {
+	c.openStream(to, c.localState(false), c.cfg.TCPTimeout, true, pendingStream{kind: streamPushPull, name: name, chain: chain})
+}
+
+// join starts a push/pull with each seed; the call with this token finishes when all are done.
+func (c *core) join(now time.Time, seeds []netip.AddrPort, token uint64) {
+	c.setNow(now)
+	if len(seeds) == 0 {
+		c.finish(token, 0, ErrNoSeeds)
+		return
+	}
+	c.joins[token] = &joinCall{pending: len(seeds)}
+	buf := c.localState(true)
+	for _, s := range seeds {
+		c.openStream(s, buf, c.cfg.TCPTimeout, true, pendingStream{kind: streamJoin, token: token, join: true})
+	}
+}
+
+// pushPullTick runs the periodic push/pull and arms the next one.
+func (c *core) pushPullTick() {
+	c.armAfter(pushPullScale(c.cfg.PushPullInterval, len(c.members.list)), timerPushPull, 0, "", 0)
+	if c.leaving {
+		return
+	}
+	if peer := c.randomAlive(); peer != nil {
+		c.startPushPull(peer.addrPort(), peer.name, false)
+	}
+}
+
+// randomAlive picks a random alive member other than this one, or nil.
+func (c *core) randomAlive() *member {
+	ms := c.kRandomMembers(1, func(m *member) bool { return m != c.self && m.state == StateAlive })
+	if len(ms) == 0 {
+		return nil
+	}
+	return ms[0]
+}
+
+// servePushPull answers a peer's push/pull with this member's state, then merges the peer's.
+func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull) []byte {
+	reply := c.localState(pp.Join)
+	if err := c.mergeRemote(pp); err != nil {
+		c.log.Debug("push/pull merge refused", "peer", from.String(), "error", err)
+	}
+	return reply
+}
+
+// pushPullResult merges the reply to a push/pull this member started.
+func (c *core) pushPullResult(p pendingStream, reply []byte, err error) {
+	before := c.changes
+	if err == nil {
+		err = c.mergeReply(reply)
+	}
+	if p.kind == streamJoin {
+		c.joinStep(p.token, err)
+	}
+	if err != nil {
+		c.log.Debug("push/pull failed", "peer", p.peer.String(), "error", err)
+		if p.chain {
+			c.sync.chainDelay = 0
+		}
+		return
+	}
+	c.followUp(p, c.changes != before)
+}
+
+func (c *core) joinStep(token uint64, err error) {
+	jc := c.joins[token]
+	if jc == nil {
+		return
+	}
+	jc.pending--
+	if err == nil {
+		jc.ok++
+	} else {
+		jc.errs = append(jc.errs, err)
+	}
+	if jc.pending > 0 {
+		return
+	}
+	delete(c.joins, token)
+	if jc.ok == 0 {
+		c.finish(token, 0, fmt.Errorf("%w: %w", ErrJoinFailed, errors.Join(jc.errs...)))
+		return
+	}
+	c.finish(token, jc.ok, nil)
+}
+
+// mergeReply decodes a push/pull reply and merges it.
+func (c *core) mergeReply(reply []byte) error {
+	if len(reply) == 0 {
+		return fmt.Errorf("%w: empty push/pull reply", wire.ErrTruncated)
+	}
+	switch wire.MessageType(reply[0]) {
+	case wire.ErrMsg:
+		var e wire.ErrResp
+		if err := e.Decode(reply[1:]); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s", ErrRemote, e.Error)
+	case wire.PushPullMsg:
+		pp, err := wire.DecodePushPull(reply[1:], c.lim)
+		if err != nil {
+			c.drop(dropReasonOf(err), netip.AddrPort{}, err)
+			return err
+		}
+		return c.mergeRemote(pp)
+	}
+	c.drop(DropUnknownType, netip.AddrPort{}, nil)
+	return fmt.Errorf("%w: push/pull answered with message type %d", wire.ErrUnknownType, reply[0])
+}
+
+// mergeRemote applies a peer's state (section 10.5): alive as alive, left as left, and dead
+// or suspect only as a suspicion raised by this member, since the peer may be the one that is
+// cut off.
+func (c *core) mergeRemote(pp *wire.PushPull) error {
+	if err := c.checkCompatible(pp.Nodes); err != nil {
+		c.drop(DropIncompatible, netip.AddrPort{}, err)
+		return err
+	}
+	if c.cfg.Merge != nil {
+		peers := make([]Node, 0, len(pp.Nodes))
+		for i := range pp.Nodes {
+			peers = append(peers, pushStateNode(&pp.Nodes[i]))
+		}
+		if err := c.cfg.Merge.NotifyMerge(peers); err != nil {
+			return fmt.Errorf("swim: merge vetoed by delegate: %w", err)
+		}
+	}
+	for i := range pp.Nodes {
+		s := &pp.Nodes[i]
+		switch NodeState(s.State) {
+		case StateAlive:
+			c.aliveNode(&wire.Alive{Incarnation: s.Incarnation, Node: s.Name, Addr: s.Addr, Port: s.Port, Meta: s.Meta, Vsn: s.Vsn}, true)
+		case StateLeft:
+			c.deadNode(&wire.Dead{Incarnation: s.Incarnation, Node: s.Name, From: s.Name})
+		case StateDead, StateSuspect:
+			c.suspectNode(&wire.Suspect{Incarnation: s.Incarnation, Node: s.Name, From: c.self.name})
+		}
+	}
+	if len(pp.UserState) > 0 && c.cfg.Delegate != nil {
+		c.cfg.Delegate.MergeRemoteState(pp.UserState, pp.Join)
+	}
+	return nil
+}
+
+func pushStateNode(s *wire.PushNodeState) Node {
+	n := Node{Name: s.Name, Addr: s.Addr, Port: s.Port, Meta: s.Meta, State: NodeState(s.State), Incarnation: s.Incarnation}
+	if len(s.Vsn) >= 6 {
+		n.PMin, n.PMax, n.PCur, n.DMin, n.DMax, n.DCur = s.Vsn[0], s.Vsn[1], s.Vsn[2], s.Vsn[3], s.Vsn[4], s.Vsn[5]
+	}
+	return n
+}
+
+// checkCompatible is memberlist's version check (section 10.6): every member's spoken
+// protocol and delegate versions must lie within what every alive member understands.
+func (c *core) checkCompatible(remote []wire.PushNodeState) error {
+	pMin, pMax, dMin, dMax := uint8(0), uint8(255), uint8(0), uint8(255)
+	widen := func(v []byte) {
+		pMin, pMax = max(pMin, v[0]), min(pMax, v[1])
+		dMin, dMax = max(dMin, v[3]), min(dMax, v[4])
+	}
+	for i := range remote {
+		if NodeState(remote[i].State) == StateAlive && len(remote[i].Vsn) >= 5 {
+			widen(remote[i].Vsn)
+		}
+	}
+	for _, m := range c.members.list {
+		if m.state == StateAlive {
+			widen(m.vsn[:])
+		}
+	}
+	fits := func(name string, pCur, dCur uint8) error {
+		if pCur < pMin || pCur > pMax || dCur < dMin || dCur > dMax {
+			return fmt.Errorf("%w: member %q speaks protocol %d (cluster accepts %d..%d) and delegate protocol %d (accepts %d..%d)",
+				ErrIncompatible, name, pCur, pMin, pMax, dCur, dMin, dMax)
+		}
+		return nil
+	}
+	for i := range remote {
+		var pCur, dCur uint8
+		if v := remote[i].Vsn; len(v) >= 6 {
+			pCur, dCur = v[2], v[5]
+		}
+		if err := fits(remote[i].Name, pCur, dCur); err != nil {
+			return err
+		}
+	}
+	for _, m := range c.members.list {
+		if m.state == StateAlive {
+			if err := fits(m.name, m.vsn[2], m.vsn[5]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// followUp continues or ends the follow-up chain after a push/pull this member started.
+func (c *core) followUp(p pendingStream, changed bool) {
+	s := &c.sync
+	if !changed {
+		if p.chain {
+			s.chainDelay = 0
+		}
+		return
+	}
+	next := s.chainDelay * 2
+	if next == 0 {
+		next = c.followUpBase()
+	}
+	if limit := pushPullScale(c.cfg.PushPullInterval, len(c.members.list)); c.cfg.PushPullInterval > 0 && next > limit {
+		s.chainDelay = 0
+		return
+	}
+	s.chainDelay = next
+	s.chainPeer = netip.AddrPort{}
+	if m := c.members.byName[p.name]; m == nil || m.state != StateAlive {
+		s.chainPeer = p.peer // a reconnect: keep talking to the other side
+	}
+	s.chainGen++
+	c.armAfter(next+c.jitter(next/2), timerFollowUp, 0, "", s.chainGen)
+}
+
+// followUpBase is the first delay of a follow-up chain: about how long a broadcast lives, so
+// that what was gossiped while this member was unknown has finished spreading.
+func (c *core) followUpBase() time.Duration {
+	life := time.Duration(retransmitLimit(c.cfg.RetransmitMult, len(c.members.list))) * c.cfg.GossipInterval
+	return max(c.cfg.ProbeInterval, life)
+}
+
+func (c *core) followUpTick(gen uint64) {
+	s := &c.sync
+	if gen != s.chainGen || s.chainDelay == 0 || c.leaving {
+		return
+	}
+	if s.chainPeer.IsValid() {
+		c.startPushPull(s.chainPeer, "", true)
+		return
+	}
+	if peer := c.randomAlive(); peer != nil {
+		c.startPushPull(peer.addrPort(), peer.name, true)
+	}
+}
+
+// reconnectTick may try a push/pull with one failed member.
+func (c *core) reconnectTick() {
+	c.armAfter(c.cfg.ReconnectInterval, timerReconnect, 0, "", 0)
+	if c.leaving {
+		return
+	}
+	s := &c.sync
+	for len(s.failed) > 0 && c.now.Sub(s.failed[0].since) > c.cfg.ReconnectTimeout {
+		s.failed = s.failed[1:]
+	}
+	var dead []*member
+	for _, m := range c.members.list {
+		if m.state == StateDead {
+			dead = append(dead, m)
+		}
+	}
+	candidates := len(dead) + len(s.failed)
+	if candidates == 0 {
+		return
+	}
+	if float64(candidates)/float64(max(1, c.numAlive())) <= c.rng.Float64() {
+		return
+	}
+	i := c.rng.IntN(candidates)
+	if i < len(dead) {
+		c.startPushPull(dead[i].addrPort(), dead[i].name, false)
+		return
+	}
+	f := s.failed[i-len(dead)]
+	c.startPushPull(f.addr, f.name, false)
+}

@@ -1,0 +1,119 @@
+package swim
+
+// Suspicion (SWIM section 4.2, Lifeguard section 4.2). A member that misses its probe is not
+// declared dead at once: it becomes suspect, the suspicion is gossiped, and the member has until
+// the suspicion timeout to hear of it and refute. Lifeguard makes the timeout start long and
+// shrink as other members independently confirm the suspicion, so a healthy member accused by
+// one slow prober has plenty of time, while a member that many find unreachable is declared
+// dead quickly:
+//
+//	min = SuspicionMult * log10(max(1, n)) * ProbeInterval
+//	max = SuspicionMaxTimeoutMult * min
+//	k   = SuspicionMult - 2 confirmations wanted (0 in clusters too small to supply them)
+//	timeout(c) = max(min, max - (ln(c+1) / ln(k+1)) * (max - min))
+//
+// counted from when the suspicion began. This file is the arithmetic and the bookkeeping of
+// confirmations; the core owns the timer.
+
+import (
+	"math"
+	"time"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// suspicion is one running suspicion of one member.
+type suspicion struct {
+	start      time.Time
+	min, max   time.Duration
+	k          int      // confirmations that can shorten the timeout
+	accuser    string   // who raised it; not a confirmation
+	confirmers []string // distinct members who confirmed it, at most k
+	gen        uint64   // tells this suspicion's timers from an earlier one's
+}
+
+// suspicionBounds returns the Lifeguard minimum and maximum suspicion timeouts for a cluster
+// of n members. The log factor is kept to millisecond precision, as memberlist does.
+func suspicionBounds(mult, maxMult, n int, interval time.Duration) (lo, hi time.Duration) {
+	nodeScale := math.Max(1, math.Log10(math.Max(1, float64(n))))
+	lo = time.Duration(float64(mult)*nodeScale*1000) * interval / 1000
+	return lo, time.Duration(maxMult) * lo
+}
+
+// confirmationsWanted is k: how many independent confirmations bring the timeout to its
+// minimum. In a cluster of n members at most n-2 others can confirm.
+func confirmationsWanted(mult, n int) int {
+	k := mult - 2
+	if n-2 < k || k < 0 {
+		return 0
+	}
+	return k
+}
+
+// timeout is the suspicion's current timeout, counted from start.
+func (s *suspicion) timeout() time.Duration {
+	if s.k < 1 {
+		return s.min
+	}
+	frac := math.Log(float64(len(s.confirmers)+1)) / math.Log(float64(s.k+1))
+	t := time.Duration(float64(s.max) - frac*float64(s.max-s.min))
+	t = t.Truncate(time.Millisecond)
+	return max(t, s.min)
+}
+
+func (s *suspicion) deadline() time.Time { return s.start.Add(s.timeout()) }
+
+// confirm counts from as a confirmation; it reports whether it was a new one.
+func (s *suspicion) confirm(from string) bool {
+	if len(s.confirmers) >= s.k || from == s.accuser {
+		return false
+	}
+	for _, f := range s.confirmers {
+		if f == from {
+			return false
+		}
+	}
+	s.confirmers = append(s.confirmers, from)
+	return true
+}
+
+// startSuspicion begins suspecting m, raised by accuser, and arms its timer.
+func (c *core) startSuspicion(m *member, accuser string) {
+	n := len(c.members.list)
+	lo, hi := suspicionBounds(c.cfg.SuspicionMult, c.cfg.SuspicionMaxTimeoutMult, n, c.cfg.ProbeInterval)
+	k := confirmationsWanted(c.cfg.SuspicionMult, n)
+	if k < 1 {
+		hi = lo
+	}
+	c.tseq++
+	m.susp = &suspicion{start: c.now, min: lo, max: hi, k: k, accuser: accuser, gen: c.tseq}
+	c.arm(m.susp.deadline(), timerSuspicion, 0, m.name, m.susp.gen)
+}
+
+// confirmSuspicion counts a confirmation of m's suspicion and, if it was new, re-arms the timer
+// at the earlier deadline. It reports whether the confirmation was new.
+func (c *core) confirmSuspicion(m *member, from string) bool {
+	if !m.susp.confirm(from) {
+		return false
+	}
+	c.arm(m.susp.deadline(), timerSuspicion, 0, m.name, m.susp.gen)
+	return true
+}
+
+func (c *core) stopSuspicion(m *member) { m.susp = nil }
+
+// suspicionTimeout declares m dead if the suspicion of generation gen is still running and
+// its deadline has come.
+func (c *core) suspicionTimeout(name string, gen uint64) {
+	m := c.members.byName[name]
+	if m == nil || m.susp == nil || m.susp.gen != gen || c.now.Before(m.susp.deadline()) {
+		return
+	}
+	if m.state != StateSuspect {
+		m.susp = nil
+		return
+	}
+	c.log.Info("suspect declared dead", "peer", name, "incarnation", m.incarnation,
+		"confirmations", len(m.susp.confirmers))
+	c.deadNode(&wire.Dead{Incarnation: m.incarnation, Node: name, From: c.self.name})
+}
