@@ -1,0 +1,479 @@
+package swim
+
+// The simulator driver: many protocol cores on one simulated network (internal/sim), in virtual
+// time, in one goroutine. It is the library with the I/O swapped out, not a model of it: every
+// packet is the real encoded bytes, every stream carries the real framed messages, and every
+// decision is the core's own. Same seed, same run, byte for byte, so a failing seed is a
+// reproducible bug report.
+//
+// A Simulation is driven step by step (add members, join, crash, partition, pause, run for a
+// while, look at each member's view); Simulate runs one of the named scenarios on top of it
+// and reports what a user would want to know about their cluster size and network.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/swim-go/swim/internal/sim"
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// SimOptions configures a Simulation.
+type SimOptions struct {
+	// Seed makes the run reproducible: the same seed gives the same run.
+	Seed uint64
+	// Config is the template every member is created from (Name, addresses, Transport and
+	// Logger are set per member). nil means DefaultLANConfig.
+	Config *Config
+	// Latency is the one-way delay of every link; Jitter adds a uniform random delay in
+	// [0, Jitter), which also reorders packets.
+	Latency, Jitter time.Duration
+	// Loss and Duplicate are the probabilities that a packet is lost or delivered twice;
+	// Reorder is the probability that it is held back so others overtake it. Streams are
+	// reliable, as TCP is.
+	Loss, Duplicate, Reorder float64
+	// Logger receives every member's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Simulation is a cluster of members on a simulated network, run in virtual time. It is not
+// safe for concurrent use.
+type Simulation struct {
+	net    *sim.Network
+	tmpl   Config
+	log    *slog.Logger
+	nodes  []*simNode
+	byAddr map[netip.AddrPort]*simNode
+	byName map[string]*simNode
+	start  time.Time
+	stats  SimStats
+	// onEvent, if set, sees every event every member produces (scenario bookkeeping).
+	onEvent func(n *simNode, e *coreEvent)
+}
+
+// simNode is one member of the simulation.
+type simNode struct {
+	id      int
+	name    string
+	addr    netip.AddrPort
+	core    *core
+	running bool
+	wakeAt  int64 // the earliest wake-up scheduled and not yet run; 0 if none
+
+	// troubled is set once the member was crashed, paused, partitioned, restarted or left:
+	// news of its suspicion or death is then not a false alarm.
+	troubled bool
+
+	seen     int      // members other than itself this member's Members() holds
+	userMsgs [][]byte // user messages delivered to it
+	token    uint64
+	done     map[uint64]apiDone
+}
+
+// SimStats counts what happened in a simulation.
+type SimStats struct {
+	// Suspicions is how many times any member started suspecting another; FalseSuspicions
+	// counts those about members that were never crashed, paused, partitioned or stopped.
+	Suspicions, FalseSuspicions int
+	// Deaths and FalseDeaths likewise count members declared dead.
+	Deaths, FalseDeaths int
+	// Packets and Bytes count datagrams sent; StreamBytes counts stream traffic.
+	Packets, Bytes, StreamBytes uint64
+	// PacketsLost counts datagrams the network dropped.
+	PacketsLost uint64
+}
+
+// NewSimulation makes an empty simulated network.
+func NewSimulation(o SimOptions) *Simulation {
+	tmpl := DefaultLANConfig()
+	if o.Config != nil {
+		tmpl = o.Config
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := sim.New(sim.Config{Seed: o.Seed, Link: sim.Link{Latency: o.Latency, Jitter: o.Jitter, Loss: o.Loss, Duplicate: o.Duplicate, Reorder: o.Reorder}})
+	return &Simulation{
+		net:    n,
+		tmpl:   *tmpl,
+		log:    log,
+		byAddr: make(map[netip.AddrPort]*simNode),
+		byName: make(map[string]*simNode),
+		start:  n.Now(),
+	}
+}
+
+// simAddr is member i's address: 10.x.y.z port 7946. Nothing is ever sent to it outside the
+// simulation.
+func simAddr(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 7946)
+}
+
+// Now is the virtual time since the simulation began.
+func (s *Simulation) Now() time.Duration { return s.net.Now().Sub(s.start) }
+
+// Len is the number of members ever added.
+func (s *Simulation) Len() int { return len(s.nodes) }
+
+// AddNode starts a new member named node-<i>, alone, and returns i.
+func (s *Simulation) AddNode() int {
+	i := len(s.nodes)
+	n := &simNode{id: i, name: fmt.Sprintf("node-%d", i), addr: simAddr(i)}
+	s.nodes = append(s.nodes, n)
+	s.byName[n.name] = n
+	s.boot(n)
+	return i
+}
+
+// boot starts a fresh core for n at its address.
+func (s *Simulation) boot(n *simNode) {
+	cfg := s.tmpl
+	cfg.Name = n.name
+	cfg.Transport = nil
+	rng := rand.New(rand.NewPCG(s.net.Rand().Uint64(), s.net.Rand().Uint64()))
+	n.core = newCore(&cfg, n.addr.Addr(), n.addr.Port(), nil, rng, s.log)
+	n.running = true
+	n.wakeAt = 0
+	n.seen = 0
+	n.done = make(map[uint64]apiDone)
+	s.byAddr[n.addr] = n
+	s.net.Attach(n.addr, func(now time.Time, from netip.AddrPort, buf []byte) {
+		n.core.handlePacket(now, from, buf)
+		s.flush(n)
+	})
+	n.core.start(s.net.Now())
+	s.flush(n)
+}
+
+// Bootstrap makes every running member know every other one as alive, as if they had joined
+// long ago: a converged cluster without the cost of the join phase.
+func (s *Simulation) Bootstrap() {
+	for _, n := range s.nodes {
+		if !n.running {
+			continue
+		}
+		c := n.core
+		for _, o := range s.nodes {
+			if o == n || !o.running || c.members.byName[o.name] != nil {
+				continue
+			}
+			self := o.core.self
+			m := &member{name: self.name, addr: self.addr, addrRaw: self.addrRaw, port: self.port, vsn: self.vsn,
+				incarnation: self.incarnation, state: StateAlive, stateChange: c.now}
+			c.members.add(m)
+			c.probe.insert(c, m)
+			n.seen++
+		}
+		c.viewVersion++
+	}
+}
+
+// Join makes member i join through the given seeds.
+func (s *Simulation) Join(i int, seeds ...int) {
+	n := s.nodes[i]
+	addrs := make([]netip.AddrPort, len(seeds))
+	for k, j := range seeds {
+		addrs[k] = s.nodes[j].addr
+	}
+	n.token++
+	n.core.join(s.net.Now(), addrs, n.token)
+	s.flush(n)
+}
+
+// Leave makes member i leave gracefully.
+func (s *Simulation) Leave(i int) {
+	n := s.nodes[i]
+	n.troubled = true
+	n.token++
+	n.core.leave(s.net.Now(), n.token)
+	s.flush(n)
+}
+
+// UpdateMeta sets member i's metadata and announces it.
+func (s *Simulation) UpdateMeta(i int, meta []byte) {
+	n := s.nodes[i]
+	n.token++
+	n.core.updateMeta(s.net.Now(), meta, n.token)
+	s.flush(n)
+}
+
+// SendUser sends a user message from member i to member j, best effort or reliably.
+func (s *Simulation) SendUser(i, j int, msg []byte, reliable bool) {
+	n, to := s.nodes[i], s.nodes[j]
+	n.token++
+	n.core.sendUser(s.net.Now(), to.addr, to.name, msg, reliable, n.token)
+	s.flush(n)
+}
+
+// UserMessages returns the user messages delivered to member i so far.
+func (s *Simulation) UserMessages(i int) [][]byte { return s.nodes[i].userMsgs }
+
+// Crash stops member i without a word, as a killed process.
+func (s *Simulation) Crash(i int) {
+	n := s.nodes[i]
+	n.troubled = true
+	n.running = false
+	s.net.Detach(n.addr)
+}
+
+// Restart starts member i again under the same name with a fresh state (incarnation 1), at
+// its old address, or at a new one if newAddr. It does not join; call Join.
+func (s *Simulation) Restart(i int, newAddr bool) {
+	n := s.nodes[i]
+	if n.running {
+		s.Crash(i)
+	}
+	n.troubled = true
+	if newAddr {
+		delete(s.byAddr, n.addr)
+		n.addr = simAddr(1<<20 + len(s.nodes) + i)
+	}
+	s.boot(n)
+}
+
+// Pause stops member i from running (a long GC pause, SIGSTOP); Resume lets it go on, with
+// everything that arrived meanwhile waiting for it.
+func (s *Simulation) Pause(i int) {
+	s.nodes[i].troubled = true
+	s.net.Pause(s.nodes[i].addr)
+}
+
+// Resume undoes Pause.
+func (s *Simulation) Resume(i int) { s.net.Resume(s.nodes[i].addr) }
+
+// Partition splits the network: members in different groups cannot reach each other.
+func (s *Simulation) Partition(groups ...[]int) {
+	var g [][]netip.AddrPort
+	for _, grp := range groups {
+		var as []netip.AddrPort
+		for _, i := range grp {
+			s.nodes[i].troubled = true
+			as = append(as, s.nodes[i].addr)
+		}
+		g = append(g, as)
+	}
+	s.net.Partition(g...)
+}
+
+// Heal ends any partition.
+func (s *Simulation) Heal() { s.net.Heal() }
+
+// SetLoss changes the loss probability of every link.
+func (s *Simulation) SetLoss(p float64, o SimOptions) {
+	s.net.SetDefaultLink(sim.Link{Latency: o.Latency, Jitter: o.Jitter, Loss: p, Duplicate: o.Duplicate, Reorder: o.Reorder})
+}
+
+// RunFor runs the simulation for d of virtual time.
+func (s *Simulation) RunFor(d time.Duration) { s.net.RunFor(d) }
+
+// RunUntil runs until cond holds (checked every step of virtual time) or limit passes, and
+// reports whether cond held.
+func (s *Simulation) RunUntil(cond func() bool, step, limit time.Duration) bool {
+	end := s.net.Now().Add(limit)
+	for !cond() {
+		if !s.net.Now().Before(end) {
+			return false
+		}
+		s.net.RunFor(step)
+	}
+	return true
+}
+
+// Members returns member i's view: the alive and suspect members it knows, itself included.
+func (s *Simulation) Members(i int) []Node { return s.nodes[i].core.snapshot() }
+
+// State returns how member i sees member j, and whether i knows j at all.
+func (s *Simulation) State(i, j int) (NodeState, bool) {
+	m := s.nodes[i].core.members.byName[s.nodes[j].name]
+	if m == nil {
+		return 0, false
+	}
+	return m.state, true
+}
+
+// Incarnation returns member j's incarnation as member i knows it.
+func (s *Simulation) Incarnation(i, j int) uint32 {
+	if m := s.nodes[i].core.members.byName[s.nodes[j].name]; m != nil {
+		return m.incarnation
+	}
+	return 0
+}
+
+// HealthScore returns member i's Lifeguard local health score.
+func (s *Simulation) HealthScore(i int) int { return s.nodes[i].core.awareness.score }
+
+// Running reports whether member i is running (not crashed).
+func (s *Simulation) Running(i int) bool { return s.nodes[i].running }
+
+// Converged reports whether every running member that has not left holds every other such
+// member as alive.
+func (s *Simulation) Converged() bool {
+	live := s.live()
+	for _, i := range live {
+		if s.nodes[i].seen < len(live)-1 {
+			return false
+		}
+	}
+	for _, i := range live {
+		for _, j := range live {
+			if st, ok := s.State(i, j); i != j && (!ok || st != StateAlive) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// live lists the running members that have not left.
+func (s *Simulation) live() []int {
+	var out []int
+	for _, n := range s.nodes {
+		if n.running && !n.core.leaving {
+			out = append(out, n.id)
+		}
+	}
+	return out
+}
+
+// Stats returns what happened so far.
+func (s *Simulation) Stats() SimStats {
+	st := s.stats
+	nc := s.net.Counters()
+	st.Packets, st.Bytes, st.StreamBytes, st.PacketsLost = nc.PacketsSent, nc.BytesSent, nc.StreamBytes, nc.PacketsLost
+	return st
+}
+
+// TraceSum is a SHA-256 over everything that happened: every packet and stream delivered and
+// every event, with its virtual time. Two runs with the same seed have the same sum.
+func (s *Simulation) TraceSum() [32]byte { return s.net.TraceSum() }
+
+// flush carries out everything member n's last input produced, then makes sure n is woken for
+// its next deadline.
+func (s *Simulation) flush(n *simNode) {
+	c := n.core
+	out := &c.out
+	for _, p := range out.packets {
+		s.net.Send(n.addr, p.to, p.buf)
+	}
+	for _, st := range out.streams {
+		s.startStream(n, st)
+	}
+	for i := range out.events {
+		s.observe(n, &out.events[i])
+	}
+	for _, d := range out.done {
+		n.done[d.token] = d
+	}
+	out.reset()
+	s.schedule(n)
+}
+
+// schedule arms a wake-up for n's next deadline unless an earlier one is pending.
+func (s *Simulation) schedule(n *simNode) {
+	t, ok := n.core.nextDeadline()
+	if !ok || !n.running {
+		return
+	}
+	at := t.UnixNano()
+	if n.wakeAt != 0 && n.wakeAt <= at {
+		return
+	}
+	n.wakeAt = at
+	c := n.core
+	s.net.At(n.addr, t, func(now time.Time) {
+		if n.core != c {
+			return
+		}
+		if n.wakeAt == at {
+			n.wakeAt = 0
+		}
+		c.advance(now)
+		s.flush(n)
+	})
+}
+
+// errStreamTimeout and errStreamRefused are what a simulated stream fails with.
+var (
+	errStreamTimeout = errors.New("sim: stream timed out")
+	errStreamRefused = errors.New("sim: connection refused")
+)
+
+// startStream carries one stream exchange: the request to the peer, the peer's reply back,
+// and a timeout at the deadline (the core ignores whichever result comes second).
+func (s *Simulation) startStream(n *simNode, st outStream) {
+	c := n.core
+	result := func(now time.Time, reply []byte, err error) {
+		if n.core != c {
+			return
+		}
+		c.handleStreamResult(now, st.id, reply, err)
+		s.flush(n)
+	}
+	status := s.net.Stream(n.addr, st.to, st.buf, func(now time.Time, buf []byte) {
+		peer := s.byAddr[st.to]
+		if peer == nil || !peer.running {
+			return
+		}
+		req, err := wire.ReadStreamMessage(bytes.NewReader(buf), wire.StreamOptions{Limits: wire.DefaultLimits()})
+		if err != nil {
+			peer.core.drop(dropReasonOf(err), n.addr, err)
+			return
+		}
+		reply := peer.core.handleStreamRequest(now, n.addr, req)
+		s.flush(peer)
+		if !st.wantReply || reply == nil {
+			return
+		}
+		s.net.Stream(peer.addr, n.addr, reply, func(now time.Time, buf []byte) {
+			msg, err := wire.ReadStreamMessage(bytes.NewReader(buf), wire.StreamOptions{Limits: wire.DefaultLimits()})
+			result(now, msg, err)
+		})
+	})
+	switch {
+	case status == sim.Refused:
+		s.net.At(n.addr, s.net.Now(), func(now time.Time) { result(now, nil, errStreamRefused) })
+	case !st.wantReply && status == sim.Sent:
+		s.net.At(n.addr, s.net.Now(), func(now time.Time) { result(now, nil, nil) })
+	default:
+		s.net.At(n.addr, st.deadline, func(now time.Time) { result(now, nil, errStreamTimeout) })
+	}
+}
+
+// observe keeps the books on one event: views, false alarms, the trace.
+func (s *Simulation) observe(n *simNode, e *coreEvent) {
+	subject := s.byName[e.node.Name]
+	self := e.node.Name == n.name
+	switch e.kind {
+	case evJoin:
+		if !self {
+			n.seen++
+		}
+	case evLeave:
+		if !self {
+			n.seen--
+		}
+		if e.node.State == StateDead {
+			s.stats.Deaths++
+			if subject != nil && !subject.troubled {
+				s.stats.FalseDeaths++
+			}
+		}
+	case evSuspect:
+		s.stats.Suspicions++
+		if subject != nil && !subject.troubled {
+			s.stats.FalseSuspicions++
+		}
+	case evUserMsg:
+		n.userMsgs = append(n.userMsgs, e.msg)
+	}
+	s.net.Record(fmt.Appendf(nil, "%d %d %s", n.id, e.kind, e.node.Name))
+	if s.onEvent != nil {
+		s.onEvent(n, e)
+	}
+}
