@@ -1,0 +1,118 @@
+package swim
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// "a broadcast is retransmitted RetransmitMult * ceil(log10(n+1)) times"
+func TestRetransmitLimit(t *testing.T) {
+	require.Equal(t, 4, retransmitLimit(4, 1))
+	require.Equal(t, 8, retransmitLimit(4, 10))
+	require.Equal(t, 12, retransmitLimit(4, 100))
+	require.Equal(t, 16, retransmitLimit(4, 1000))
+
+	q := BroadcastQueue{NumNodes: func() int { return 9 }, RetransmitMult: 2}
+	finished := 0
+	q.QueueBroadcast("a", []byte("hello"), func() { finished++ })
+	for i := range 2 {
+		require.Len(t, q.GetBroadcasts(2, 100), 1, "send %d", i)
+	}
+	require.Empty(t, q.GetBroadcasts(2, 100), "retired after the limit")
+	require.Equal(t, 1, finished)
+}
+
+// "a newer message about a node replaces the older one in the queue"
+func TestBroadcastInvalidation(t *testing.T) {
+	q := BroadcastQueue{NumNodes: func() int { return 10 }, RetransmitMult: 4}
+	replaced := false
+	q.QueueBroadcast("a", []byte("old"), func() { replaced = true })
+	q.QueueBroadcast("a", []byte("new"), nil)
+	q.QueueBroadcast("", []byte("x"), nil)
+	q.QueueBroadcast("", []byte("y"), nil)
+	require.True(t, replaced)
+	require.Equal(t, 3, q.Len())
+	got := q.GetBroadcasts(0, 100)
+	require.Contains(t, got, []byte("new"))
+	require.NotContains(t, got, []byte("old"))
+}
+
+// "prefers fewest transmissions": a fresh message goes before one already sent.
+func TestBroadcastFewestTransmitsFirst(t *testing.T) {
+	q := BroadcastQueue{NumNodes: func() int { return 1000 }, RetransmitMult: 4}
+	q.QueueBroadcast("a", []byte("aaaa"), nil)
+	require.Len(t, q.GetBroadcasts(0, 4), 1)
+	q.QueueBroadcast("b", []byte("bbbb"), nil)
+	require.Equal(t, [][]byte{[]byte("bbbb")}, q.GetBroadcasts(0, 4))
+}
+
+// floodDelegate offers an endless supply of user broadcasts.
+type floodDelegate struct{}
+
+func (floodDelegate) NodeMeta(int) []byte                { return nil }
+func (floodDelegate) NotifyMsg([]byte)                   {}
+func (floodDelegate) LocalState(bool) []byte             { return nil }
+func (floodDelegate) MergeRemoteState([]byte, bool)      {}
+func (floodDelegate) GetBroadcasts(o, limit int) [][]byte {
+	var out [][]byte
+	for used := 0; used+100+o <= limit; used += 100 + o {
+		out = append(out, make([]byte, 100))
+	}
+	return out
+}
+
+// "Leave and refutation messages go out before other gossip, and a flood of user broadcasts
+// cannot starve membership news (each packet's budget is shared fairly)."
+func TestPacketBudgetSharedFairly(t *testing.T) {
+	cfg := DefaultLANConfig()
+	cfg.Delegate = floodDelegate{}
+	c := testCore(t, cfg)
+	for i := range 40 {
+		feed(c, aliveMsg(fmt.Sprintf("m%02d", i), 1, ""))
+	}
+	c.queueSelfNews(c.selfAlive().Append(nil), 0)
+
+	parts := c.collectBroadcasts(nil, cfg.UDPBufferSize)
+	var self, membership, user, used int
+	for _, p := range parts {
+		used += len(p) + compoundPartOverhead
+		switch {
+		case wire.MessageType(p[0]) == wire.UserMsg:
+			user++
+		case wire.MessageType(p[0]) == wire.AliveMsg && string(p[:]) == string(c.selfAlive().Append(nil)):
+			self++
+		default:
+			membership++
+		}
+	}
+	require.Equal(t, 1, self, "this member's own news is in the very first packet")
+	require.Greater(t, membership, 5, "membership news is not starved by the user flood")
+	require.Greater(t, user, 3, "user broadcasts get their share too")
+	require.LessOrEqual(t, used, cfg.UDPBufferSize+user, "the packet stays within its budget")
+	require.Equal(t, byte(wire.AliveMsg), parts[0][0])
+}
+
+func TestSuspicionTimeout(t *testing.T) {
+	lo, hi := suspicionBounds(4, 6, 100, time.Second)
+	require.Equal(t, 8*time.Second, lo, "min = SuspicionMult * log10(n) * ProbeInterval")
+	require.Equal(t, 48*time.Second, hi, "max = SuspicionMaxTimeoutMult * min")
+	lo, _ = suspicionBounds(4, 6, 5, time.Second)
+	require.Equal(t, 4*time.Second, lo, "log10 factor is at least 1")
+	require.Equal(t, 2, confirmationsWanted(4, 100))
+	require.Equal(t, 0, confirmationsWanted(4, 3), "too small a cluster to confirm")
+
+	s := &suspicion{min: 8 * time.Second, max: 48 * time.Second, k: 2, accuser: "a"}
+	require.Equal(t, 48*time.Second, s.timeout(), "starts at max")
+	require.False(t, s.confirm("a"), "the accuser is not a confirmation")
+	require.True(t, s.confirm("b"))
+	require.False(t, s.confirm("b"), "each member confirms once")
+	require.Equal(t, 22762*time.Millisecond, s.timeout(), "max - ln(2)/ln(3)*(max-min), floored to ms")
+	require.True(t, s.confirm("c"))
+	require.Equal(t, 8*time.Second, s.timeout(), "k confirmations bring it to min")
+	require.False(t, s.confirm("d"), "no more than k confirmations count")
+}

@@ -1,0 +1,251 @@
+package swim
+
+// Protocol behaviour, proven in the simulator: whole clusters in virtual time, from a seed.
+// Grouped by the SWIM / Lifeguard / memberlist-issue sentence each test checks, quoted above
+// it. A failure prints the seed and the command that reruns it.
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// rerun is the sentence a failing simulation test ends with.
+func rerun(t *testing.T, seed uint64) string {
+	return fmt.Sprintf("seed %d; rerun with: go test -run '^%s$' .", seed, t.Name())
+}
+
+// newCluster starts n members that already know each other (a converged cluster).
+func newCluster(t *testing.T, n int, seed uint64, cfg *Config) *Simulation {
+	t.Helper()
+	s := NewSimulation(SimOptions{Seed: seed, Config: cfg, Latency: time.Millisecond, Jitter: time.Millisecond})
+	for range n {
+		s.AddNode()
+	}
+	s.Bootstrap()
+	return s
+}
+
+// eventually runs s until cond holds, failing with reason if it does not within limit.
+func eventually(t *testing.T, s *Simulation, seed uint64, limit time.Duration, cond func() bool, reason string) {
+	t.Helper()
+	if !s.RunUntil(cond, 50*time.Millisecond, limit) {
+		t.Fatalf("%s: not within %v of virtual time; %s", reason, limit, rerun(t, seed))
+	}
+}
+
+// allSee reports whether every running member other than j holds j in state want.
+func allSee(s *Simulation, j int, want NodeState) bool {
+	for i := range s.Len() {
+		if i == j || !s.Running(i) {
+			continue
+		}
+		if st, ok := s.State(i, j); !ok || st != want {
+			return false
+		}
+	}
+	return true
+}
+
+func localConfig() *Config { return DefaultLocalConfig() }
+
+// "Members join through a seed, see each other's metadata and messages, and a member that
+// leaves is seen as left, not failed."
+func TestSmallClusterLifecycle(t *testing.T) {
+	const seed = 1
+	s := NewSimulation(SimOptions{Seed: seed, Config: localConfig(), Latency: time.Millisecond})
+	for range 3 {
+		s.AddNode()
+	}
+	s.Join(1, 0)
+	s.Join(2, 0)
+	eventually(t, s, seed, 5*time.Second, s.Converged, "three members converge")
+
+	s.UpdateMeta(1, []byte("role=db"))
+	eventually(t, s, seed, 5*time.Second, func() bool {
+		for _, i := range []int{0, 2} {
+			idx := slices.IndexFunc(s.Members(i), func(n Node) bool { return n.Name == "node-1" })
+			if idx < 0 || string(s.Members(i)[idx].Meta) != "role=db" {
+				return false
+			}
+		}
+		return true
+	}, "metadata update reaches every member")
+
+	s.SendUser(0, 2, []byte("best effort"), false)
+	s.SendUser(0, 1, []byte("reliable"), true)
+	eventually(t, s, seed, 2*time.Second, func() bool {
+		return len(s.UserMessages(2)) == 1 && len(s.UserMessages(1)) == 1
+	}, "user messages delivered")
+	require.Equal(t, "best effort", string(s.UserMessages(2)[0]))
+	require.Equal(t, "reliable", string(s.UserMessages(1)[0]))
+
+	s.Leave(2)
+	eventually(t, s, seed, 5*time.Second, func() bool { return allSee(s, 2, StateLeft) }, "leave seen as left by all")
+	require.Zero(t, s.Stats().Deaths, "a graceful leave must not be reported as a failure")
+}
+
+// "The failure of one member of a thousand is disseminated to every survivor."
+func TestLargeFailureDissemination(t *testing.T) {
+	skipLarge(t)
+	const seed = 7
+	r, err := Simulate(SimConfig{Nodes: 1000, Seed: seed, Scenario: ScenarioFail, Duration: 90 * time.Second})
+	require.NoError(t, err)
+	t.Logf("measured: fail n=1000 first_suspect=%.2fs first_dead=%.2fs all_dead=%.2fs false_dead=%d wall=%.1fs",
+		r.FirstSuspectS, r.FirstDeadS, r.AllDeadS, r.FalseDead, r.WallS)
+	require.GreaterOrEqual(t, r.AllDeadS, 0.0, "every survivor holds the failed member dead; %s", rerun(t, seed))
+	require.Zero(t, r.FalseDead, "no healthy member declared dead; %s", rerun(t, seed))
+}
+
+// "A thousand members joining within seconds of each other converge without stragglers: the
+// last member sees everyone within 3x the median member's time." (memberlist leaves
+// stragglers to its next periodic push/pull.)
+func TestLargeJoinWithoutStragglers(t *testing.T) {
+	skipLarge(t)
+	const seed = 3
+	r, err := Simulate(SimConfig{Nodes: 1000, Seed: seed, Scenario: ScenarioJoin, Duration: 120 * time.Second})
+	require.NoError(t, err)
+	t.Logf("measured: join n=1000 converged=%.2fs median_member=%.2fs last_member=%.2fs wall=%.1fs",
+		r.ConvergedS, r.MedianMemberS, r.LastMemberS, r.WallS)
+	require.GreaterOrEqual(t, r.ConvergedS, 0.0, "cluster converges; %s", rerun(t, seed))
+	require.LessOrEqual(t, r.LastMemberS, 3*r.MedianMemberS, "no stragglers; %s", rerun(t, seed))
+}
+
+// SWIM 4.2: "a member that is suspected ... refutes the suspicion by incrementing its
+// incarnation", and so is never declared dead.
+func TestSuspectedAliveMemberRefutes(t *testing.T) {
+	const seed = 11
+	s := newCluster(t, 10, seed, DefaultLANConfig())
+	s.RunFor(2 * time.Second)
+	before := s.Incarnation(3, 3)
+	accuser := s.nodes[1].core
+	accuser.suspectNode(&wire.Suspect{Incarnation: s.Incarnation(1, 3), Node: "node-3", From: "node-1"})
+	s.flush(s.nodes[1])
+	s.RunFor(60 * time.Second)
+	require.Zero(t, s.Stats().Deaths, "the suspected member is never declared dead; %s", rerun(t, seed))
+	require.Greater(t, s.Incarnation(3, 3), before, "it refuted with a higher incarnation")
+	require.True(t, allSee(s, 3, StateAlive), "everyone holds it alive again; %s", rerun(t, seed))
+}
+
+// Lifeguard: "with 20% packet loss on every link no healthy member is declared dead".
+func TestLargeLossNoFalseDeaths(t *testing.T) {
+	skipLarge(t)
+	const seed = 5
+	r, err := Simulate(SimConfig{Nodes: 200, Seed: seed, Scenario: ScenarioLoss, Loss: 0.2, Duration: 10 * time.Minute})
+	require.NoError(t, err)
+	t.Logf("measured: loss=20%% n=200 10min false_suspect=%d false_dead=%d bytes/node/s=%.0f wall=%.1fs",
+		r.FalseSuspect, r.FalseDead, r.BytesPerNodePerS, r.WallS)
+	require.Zero(t, r.FalseDead, "no false deaths at 20%% loss; %s", rerun(t, seed))
+}
+
+// Lifeguard 4.1: "a member whose own processing is slow accuses others less". A member paused
+// for three probe intervals originates fewer false suspicions with local health awareness than
+// without it.
+func TestPausedMemberAccusesLessWithLifeguard(t *testing.T) {
+	originated := func(awareness int) int {
+		total := 0
+		for seed := uint64(1); seed <= 8; seed++ {
+			cfg := DefaultLANConfig()
+			cfg.AwarenessMaxMultiplier = awareness
+			r, err := Simulate(SimConfig{Nodes: 20, Seed: seed, Scenario: ScenarioPause, Config: cfg, Duration: 20 * time.Second})
+			require.NoError(t, err)
+			total += r.PausedOriginal
+		}
+		return total
+	}
+	with, without := originated(8), originated(1)
+	t.Logf("measured: false suspicions originated by the paused member over 8 seeds: lifeguard=%d without=%d", with, without)
+	require.Less(t, with, without, "Lifeguard must reduce false suspicions from a paused member")
+}
+
+// "A 50/50 partition for 60 s, then healed: one cluster again, everyone alive."
+func TestPartitionHeals(t *testing.T) {
+	const seed = 13
+	r, err := Simulate(SimConfig{Nodes: 40, Seed: seed, Scenario: ScenarioPartition, Config: localConfig(),
+		PartitionFor: 60 * time.Second, Duration: 120 * time.Second})
+	require.NoError(t, err)
+	t.Logf("measured: partition 20/20 for 60s, converged %.1fs after heal", r.ConvergedS)
+	require.GreaterOrEqual(t, r.ConvergedS, 0.0, "one cluster again after the heal; %s", rerun(t, seed))
+}
+
+// memberlist #222: "a node cut off by a partition for longer than GossipToTheDeadTime still
+// rejoins when the partition heals" (both sides have reaped each other by then).
+func TestLongPartitionRejoins(t *testing.T) {
+	const seed = 17
+	cfg := localConfig()
+	s := newCluster(t, 8, seed, cfg)
+	s.RunFor(2 * time.Second)
+	s.Partition([]int{7}, []int{0, 1, 2, 3, 4, 5, 6})
+	s.RunFor(4 * cfg.GossipToTheDeadTime)
+	_, known := s.State(0, 7)
+	require.False(t, known, "the cut-off member was reaped from the majority's table")
+	s.Heal()
+	eventually(t, s, seed, 3*time.Minute, s.Converged, "the cut-off member rejoins after the heal")
+}
+
+// memberlist #311: "a node restarted under the same name with a fresh incarnation rejoins and
+// is seen alive by all promptly, although peers remember it dead at a higher incarnation".
+func TestRestartSameNameRejoins(t *testing.T) {
+	const seed = 19
+	cfg := localConfig()
+	s := newCluster(t, 6, seed, cfg)
+	s.RunFor(time.Second)
+	// Raise node-5's incarnation through two refutations, so peers hold a high one.
+	for range 2 {
+		s.nodes[0].core.suspectNode(&wire.Suspect{Incarnation: s.Incarnation(0, 5), Node: "node-5", From: "node-0"})
+		s.flush(s.nodes[0])
+		eventually(t, s, seed, 10*time.Second, func() bool { return allSee(s, 5, StateAlive) }, "refutation spreads")
+	}
+	oldInc := s.Incarnation(0, 5)
+	require.Greater(t, oldInc, uint32(1))
+	s.Crash(5)
+	eventually(t, s, seed, time.Minute, func() bool { return allSee(s, 5, StateDead) }, "the crash is detected")
+
+	s.Restart(5, false)
+	require.Equal(t, uint32(1), s.Incarnation(5, 5), "a restarted member starts at incarnation 1")
+	t0 := s.Now()
+	s.Join(5, 0)
+	eventually(t, s, seed, 10*time.Second, s.Converged, "the restarted member is alive for all")
+	t.Logf("measured: restarted member seen alive by all %.2fs after its join", (s.Now() - t0).Seconds())
+	require.Greater(t, s.Incarnation(0, 5), oldInc, "it refuted its old death with a higher incarnation")
+}
+
+// memberlist #157: "restarted at a new address, it is accepted once the old one is dead".
+func TestRestartNewAddressAcceptedOnceOldDead(t *testing.T) {
+	const seed = 23
+	cfg := localConfig()
+	s := newCluster(t, 6, seed, cfg)
+	s.RunFor(time.Second)
+	s.Restart(4, true)
+	s.Join(4, 0)
+	eventually(t, s, seed, time.Minute, func() bool {
+		if !s.Converged() {
+			return false
+		}
+		for i := range 4 {
+			idx := slices.IndexFunc(s.Members(i), func(n Node) bool { return n.Name == "node-4" })
+			if idx < 0 || s.Members(i)[idx].AddrPort() != s.nodes[4].addr {
+				return false
+			}
+		}
+		return true
+	}, "every member holds node-4 alive at its new address")
+}
+
+// "Same seed, same trace; different seeds, different traces."
+func TestSimulationIsDeterministic(t *testing.T) {
+	run := func(seed uint64) SimReport {
+		r, err := Simulate(SimConfig{Nodes: 30, Seed: seed, Scenario: ScenarioFail, Config: localConfig(), Duration: 20 * time.Second, Loss: 0.05})
+		require.NoError(t, err)
+		return r
+	}
+	a, b, c := run(42), run(42), run(43)
+	require.Equal(t, a.TraceSHA256, b.TraceSHA256, "same seed must give the same trace")
+	require.NotEqual(t, a.TraceSHA256, c.TraceSHA256, "different seeds must give different traces")
+	require.Equal(t, a.AllDeadS, b.AllDeadS)
+}

@@ -1,0 +1,195 @@
+package swim
+
+// The receive rules of wire-format.md section 10, one core at a time, fed raw packets.
+
+import (
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+var (
+	testEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	peerAddr  = netip.MustParseAddrPort("10.0.0.2:7946")
+)
+
+// testCore is a started core named "self" at 10.0.0.1:7946 with an empty outbox.
+func testCore(t *testing.T, cfg *Config) *core {
+	t.Helper()
+	if cfg == nil {
+		cfg = DefaultLANConfig()
+	}
+	cfg.Name = "self"
+	c := newCore(cfg, netip.MustParseAddr("10.0.0.1"), 7946, nil, rand.New(rand.NewPCG(1, 2)), nil)
+	c.start(testEpoch)
+	c.out.reset()
+	return c
+}
+
+func aliveMsg(name string, inc uint32, meta string) []byte {
+	var m []byte
+	if meta != "" {
+		m = []byte(meta)
+	}
+	a := wire.Alive{Incarnation: inc, Node: name, Addr: []byte{10, 0, 0, 2}, Port: 7946, Meta: m, Vsn: []byte{1, 5, 2, 0, 0, 0}}
+	return a.Append(nil)
+}
+
+func feed(c *core, msg []byte) { c.handlePacket(c.now, peerAddr, msg) }
+
+func events(c *core, kind coreEventKind) int {
+	n := 0
+	for _, e := range c.out.events {
+		if e.kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func stateOf(t *testing.T, c *core, name string) NodeState {
+	t.Helper()
+	m := c.members.byName[name]
+	require.NotNil(t, m, "member %s is known", name)
+	return m.state
+}
+
+// 10.2 step 5: "a node first announced with incarnation 0 stays recorded as dead (not a
+// member) until an alive with i >= 1 arrives".
+func TestAliveIncarnationZeroIsNotAMember(t *testing.T) {
+	c := testCore(t, nil)
+	feed(c, aliveMsg("a", 0, ""))
+	require.Equal(t, StateDead, stateOf(t, c, "a"))
+	require.Zero(t, events(c, evJoin))
+	feed(c, aliveMsg("a", 1, ""))
+	require.Equal(t, StateAlive, stateOf(t, c, "a"))
+	require.Equal(t, 1, events(c, evJoin), "a join event for the new member")
+}
+
+// 10.2 step 5 and 9: "alive beats ... only with a strictly higher incarnation"; a metadata
+// change is an update.
+func TestAliveNeedsHigherIncarnation(t *testing.T) {
+	c := testCore(t, nil)
+	feed(c, aliveMsg("a", 2, "x"))
+	c.out.reset()
+	feed(c, aliveMsg("a", 2, "y"))
+	require.Equal(t, "x", string(c.members.byName["a"].meta), "equal incarnation is ignored")
+	feed(c, aliveMsg("a", 3, "y"))
+	require.Equal(t, "y", string(c.members.byName["a"].meta))
+	require.Equal(t, 1, events(c, evUpdate), "metadata change reported as an update")
+	require.NotNil(t, c.queue.byName["a"], "accepted alive is rebroadcast")
+}
+
+// 10.2 step 2: "PMin = 0, or PMax = 0, or PMin > PMax -> ignore".
+func TestAliveWithBadVersionsIgnored(t *testing.T) {
+	c := testCore(t, nil)
+	a := wire.Alive{Incarnation: 1, Node: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Vsn: []byte{3, 2, 2, 0, 0, 0}}
+	feed(c, a.Append(nil))
+	require.Nil(t, c.members.byName["a"])
+}
+
+// 10.2 step 4: "Known X with a different Addr ... while alive or suspect ... is a conflict".
+func TestAliveFromOtherAddressIsConflict(t *testing.T) {
+	c := testCore(t, nil)
+	feed(c, aliveMsg("a", 1, ""))
+	other := wire.Alive{Incarnation: 5, Node: "a", Addr: []byte{10, 0, 0, 9}, Port: 7946, Vsn: []byte{1, 5, 2, 0, 0, 0}}
+	feed(c, other.Append(nil))
+	require.Equal(t, []byte{10, 0, 0, 2}, c.members.byName["a"].addrRaw, "the live holder keeps the name")
+	require.Equal(t, 1, events(c, evConflict))
+
+	// memberlist #157: once the holder is declared dead, the claim wins.
+	d := wire.Dead{Incarnation: 1, Node: "a", From: "z"}
+	feed(c, d.Append(nil))
+	require.Equal(t, StateAlive, stateOf(t, c, "a"))
+	require.Equal(t, []byte{10, 0, 0, 9}, c.members.byName["a"].addrRaw, "the pending claim took over")
+}
+
+// 10.3 steps 2 and 6: suspect applies at an equal incarnation, not a lower one.
+func TestSuspectIncarnationRules(t *testing.T) {
+	c := testCore(t, nil)
+	feed(c, aliveMsg("a", 3, ""))
+	low := wire.Suspect{Incarnation: 2, Node: "a", From: "b"}
+	feed(c, low.Append(nil))
+	require.Equal(t, StateAlive, stateOf(t, c, "a"))
+	eq := wire.Suspect{Incarnation: 3, Node: "a", From: "b"}
+	feed(c, eq.Append(nil))
+	require.Equal(t, StateSuspect, stateOf(t, c, "a"))
+}
+
+// 10.1: "it picks a new incarnation = max(own + 1, accused + 1) ... and broadcasts alive".
+func TestRefutation(t *testing.T) {
+	c := testCore(t, nil)
+	feed(c, aliveMsg("a", 1, "")) // someone to talk to
+	s := wire.Suspect{Incarnation: 7, Node: "self", From: "a"}
+	feed(c, s.Append(nil))
+	require.Equal(t, uint32(8), c.self.incarnation)
+	require.Equal(t, StateAlive, c.self.state, "a member never records itself as suspect")
+	it := c.queue.byName["self"]
+	require.NotNil(t, it)
+	require.True(t, it.priority, "a refutation goes out before other gossip")
+	require.Equal(t, 1, c.awareness.score, "refuting raises the local health score")
+
+	d := wire.Dead{Incarnation: 8, Node: "self", From: "a"}
+	feed(c, d.Append(nil))
+	require.Equal(t, uint32(9), c.self.incarnation, "a death is refuted too")
+}
+
+// 10.4 step 7: "State = left if F = X, else dead".
+func TestDeadFromSelfMeansLeft(t *testing.T) {
+	c := testCore(t, nil)
+	feed(c, aliveMsg("a", 1, ""))
+	feed(c, aliveMsg("b", 1, ""))
+	left := wire.Dead{Incarnation: 1, Node: "a", From: "a"}
+	feed(c, left.Append(nil))
+	require.Equal(t, StateLeft, stateOf(t, c, "a"))
+	dead := wire.Dead{Incarnation: 1, Node: "b", From: "a"}
+	feed(c, dead.Append(nil))
+	require.Equal(t, StateDead, stateOf(t, c, "b"))
+	require.Equal(t, 2, events(c, evLeave))
+}
+
+// 10.5: "a remote dead only makes the receiver suspect the node", and restart recovery: a
+// member that sees its own old death in a push/pull refutes above it.
+func TestPushPullMergeRules(t *testing.T) {
+	c := testCore(t, nil)
+	feed(c, aliveMsg("a", 4, ""))
+	pp := &wire.PushPull{Nodes: []wire.PushNodeState{
+		{Name: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 4, State: int(StateDead), Vsn: []byte{1, 5, 2, 0, 0, 0}},
+		{Name: "self", Addr: []byte{10, 0, 0, 1}, Port: 7946, Incarnation: 6, State: int(StateDead), Vsn: []byte{1, 5, 2, 0, 0, 0}},
+	}}
+	require.NoError(t, c.mergeRemote(pp))
+	require.Equal(t, StateSuspect, stateOf(t, c, "a"))
+	require.Equal(t, uint32(7), c.self.incarnation)
+}
+
+// 10.6: a push/pull from a member whose spoken version is outside the cluster's range is
+// refused whole.
+func TestPushPullIncompatibleRefused(t *testing.T) {
+	c := testCore(t, nil)
+	pp := &wire.PushPull{Nodes: []wire.PushNodeState{
+		{Name: "old", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 1, 1, 0, 0, 0}},
+	}}
+	err := c.mergeRemote(pp)
+	require.ErrorIs(t, err, ErrIncompatible)
+	require.Nil(t, c.members.byName["old"])
+	require.Equal(t, uint64(1), c.drops.counts[DropIncompatible])
+}
+
+// Garbage is counted, never fatal.
+func TestGarbageIsCountedNotFatal(t *testing.T) {
+	c := testCore(t, nil)
+	for _, b := range [][]byte{{}, {0xff}, {0x04, 0x81}, {0x07, 0x05}, {0x0c, 1, 2}} {
+		feed(c, b)
+	}
+	var total uint64
+	for _, n := range c.drops.counts {
+		total += n
+	}
+	require.Equal(t, uint64(5), total)
+	require.Len(t, c.members.list, 1, "no garbage in the member table")
+}
