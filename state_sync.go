@@ -35,6 +35,7 @@ var ErrIncompatible = errors.New("swim: incompatible protocol versions")
 type syncState struct {
 	chainDelay time.Duration  // delay of the follow-up chain's last step; 0 when none runs
 	chainPeer  netip.AddrPort // follow up with this address (a reconnect), or a random member
+	chainName  string         // the name of the member at chainPeer
 	chainGen   uint64
 	failed     []failedMember
 	states     []wire.PushNodeState // scratch for building local state
@@ -319,9 +320,10 @@ func (c *core) followUp(p pendingStream, changed bool) {
 		return
 	}
 	s.chainDelay = next
-	s.chainPeer = netip.AddrPort{}
-	if m := c.members.byName[p.name]; m == nil || m.state != StateAlive {
-		s.chainPeer = p.peer // a reconnect: keep talking to the other side
+	s.chainPeer, s.chainName = netip.AddrPort{}, ""
+	if m := c.members.byName[p.name]; p.kind == streamPushPull && p.name != "" && (m == nil || m.state != StateAlive) {
+		// A reconnect: keep talking to the other side until it is alive here.
+		s.chainPeer, s.chainName = p.peer, p.name
 	}
 	s.chainGen++
 	c.armAfter(next+c.jitter(next/2), timerFollowUp, 0, "", s.chainGen)
@@ -340,7 +342,7 @@ func (c *core) followUpTick(gen uint64) {
 		return
 	}
 	if s.chainPeer.IsValid() {
-		c.startPushPull(s.chainPeer, "", true)
+		c.startPushPull(s.chainPeer, s.chainName, true)
 		return
 	}
 	if peer := c.randomAlive(); peer != nil {
