@@ -54,10 +54,10 @@ func TestBroadcastFewestTransmitsFirst(t *testing.T) {
 // floodDelegate offers an endless supply of user broadcasts.
 type floodDelegate struct{}
 
-func (floodDelegate) NodeMeta(int) []byte                { return nil }
-func (floodDelegate) NotifyMsg([]byte)                   {}
-func (floodDelegate) LocalState(bool) []byte             { return nil }
-func (floodDelegate) MergeRemoteState([]byte, bool)      {}
+func (floodDelegate) NodeMeta(int) []byte           { return nil }
+func (floodDelegate) NotifyMsg([]byte)              {}
+func (floodDelegate) LocalState(bool) []byte        { return nil }
+func (floodDelegate) MergeRemoteState([]byte, bool) {}
 func (floodDelegate) GetBroadcasts(o, limit int) [][]byte {
 	var out [][]byte
 	for used := 0; used+100+o <= limit; used += 100 + o {
