@@ -372,6 +372,10 @@ func (c *core) handlePacket(now time.Time, from netip.AddrPort, buf []byte) {
 
 // handleMessage routes one message found in a packet.
 func (c *core) handleMessage(from netip.AddrPort, msg []byte) {
+	if len(msg) == 0 {
+		c.drop(DropTruncated, from, nil)
+		return
+	}
 	t, body := wire.MessageType(msg[0]), msg[1:]
 	var err error
 	switch t {

@@ -1,0 +1,58 @@
+package swim
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A real-socket check of the default transport on loopback: port 0 binds a free port for both
+// UDP and TCP, the advertised port is the real one, a datagram and a stream get through, and
+// Shutdown closes everything.
+func TestNetTransportLoopback(t *testing.T) {
+	for _, bind := range []string{"127.0.0.1", "::1"} {
+		t.Run(bind, func(t *testing.T) {
+			a, err := NewNetTransport(bind, 0, 16, nil)
+			if err != nil && bind == "::1" {
+				t.Skipf("no IPv6 loopback here: %v", err)
+			}
+			require.NoError(t, err)
+			b, err := NewNetTransport(bind, 0, 16, nil)
+			require.NoError(t, err)
+			defer b.Shutdown()
+
+			ip, port, err := a.FinalAdvertiseAddr("", 0)
+			require.NoError(t, err)
+			require.Equal(t, netip.MustParseAddr(bind), ip)
+			require.NotZero(t, port)
+			require.Equal(t, a.BoundAddr().Port(), uint16(port))
+
+			_, err = b.WriteTo([]byte("ping"), netip.AddrPortFrom(ip, uint16(port)))
+			require.NoError(t, err)
+			select {
+			case p := <-a.PacketCh():
+				require.Equal(t, "ping", string(p.Buf))
+				require.Equal(t, b.BoundAddr().Port(), p.From.Port())
+			case <-time.After(5 * time.Second):
+				t.Fatal("datagram not received on loopback")
+			}
+
+			conn, err := b.DialTimeout(netip.AddrPortFrom(ip, uint16(port)), time.Second)
+			require.NoError(t, err)
+			defer conn.Close()
+			select {
+			case in := <-a.StreamCh():
+				in.Close()
+			case <-time.After(5 * time.Second):
+				t.Fatal("stream not accepted on loopback")
+			}
+
+			require.NoError(t, a.Shutdown())
+			require.NoError(t, a.Shutdown(), "Shutdown is idempotent")
+			_, err = a.WriteTo([]byte("x"), b.BoundAddr())
+			require.ErrorIs(t, err, ErrTransportClosed)
+		})
+	}
+}
