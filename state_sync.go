@@ -116,6 +116,9 @@ func (c *core) join(now time.Time, seeds []netip.AddrPort, token uint64) {
 		return
 	}
 	c.joins[token] = &joinCall{pending: len(seeds)}
+	// Announce ourselves too: the seed will rebroadcast us, but our own first packets can
+	// carry the news to whoever we probe before that has spread.
+	c.queueSelfNews(c.selfAlive().Append(nil), 0)
 	buf := c.localState(true)
 	for _, s := range seeds {
 		c.openStream(s, buf, c.cfg.TCPTimeout, true, pendingStream{kind: streamJoin, token: token, join: true})
