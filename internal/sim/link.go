@@ -1,0 +1,203 @@
+package sim
+
+// The link model: what happens to a datagram or a stream between two endpoints.
+//
+// A datagram handed to Send goes through these steps, in order, drawing from the link
+// generator only for the steps whose probability or width is non-zero:
+//
+//  1. A sender that is not running (detached or paused) sends nothing; nothing is counted.
+//  2. It counts as sent (bytes too, per sender). A receiver that is not attached makes it
+//     undeliverable.
+//  3. A partition between the two blocks it.
+//  4. The directed link's Loss drops it.
+//  5. It is copied once and scheduled as an event owned by the receiver after
+//     Latency + uniform[0, Jitter), plus with probability Reorder an extra uniform
+//     [0, 4*max(Latency, 1ms)). Jitter alone already reorders packets; Reorder makes a
+//     packet overtake or be overtaken by packets sent well after it.
+//  6. With probability Duplicate a second copy (sharing the same bytes: receivers must not
+//     modify them) is scheduled with its own independent delay.
+//
+// A stream is TCP-like: refused at once if the receiver is not attached, blocked by a
+// partition, and otherwise delivered exactly once after Latency + jitter. The partition is
+// checked when a packet or stream is sent; what is already in flight still arrives.
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Link is the model of one direction of a link.
+type Link struct {
+	Latency   time.Duration // one-way base delay
+	Jitter    time.Duration // extra delay uniform in [0, Jitter); this reorders packets naturally
+	Loss      float64       // probability a packet is dropped (0..1)
+	Duplicate float64       // probability a delivered packet is delivered a second time (with its own independent delay)
+	Reorder   float64       // probability a packet is held back an extra uniform [0, 4*max(Latency,1ms)) so it overtakes/is overtaken
+}
+
+// StreamStatus is the immediate outcome of Stream.
+type StreamStatus int
+
+const (
+	// Sent means the stream is on its way and will be delivered unless the receiver is
+	// detached before it arrives.
+	Sent StreamStatus = iota
+	// Refused means the receiver is not attached: a TCP reset, which the caller learns at
+	// once.
+	Refused
+	// Blocked means a partition separates the endpoints (or the sender is not running):
+	// nothing will arrive and the caller finds out by its own timeout.
+	Blocked
+)
+
+// String names the status.
+func (s StreamStatus) String() string {
+	switch s {
+	case Sent:
+		return "sent"
+	case Refused:
+		return "refused"
+	case Blocked:
+		return "blocked"
+	}
+	return "StreamStatus(?)"
+}
+
+// SetLink overrides the model of the direction from -> to.
+func (n *Network) SetLink(from, to netip.AddrPort, l Link) {
+	if n.links == nil {
+		n.links = make(map[uint64]Link)
+	}
+	n.links[pairKey(n.endpointOf(from), n.endpointOf(to))] = l
+}
+
+// SetDefaultLink replaces the model of every direction without a SetLink override.
+func (n *Network) SetDefaultLink(l Link) { n.link = l }
+
+// Partition splits the network: endpoints in different groups cannot reach each other, by
+// packet or by stream. Endpoints not listed reach everyone. It replaces any previous
+// partition; an address listed in several groups belongs to the last.
+func (n *Network) Partition(groups ...[]netip.AddrPort) {
+	n.Heal()
+	for g, group := range groups {
+		for _, addr := range group {
+			n.eps[n.endpointOf(addr)].group = int32(g + 1)
+		}
+	}
+}
+
+// Heal removes the partition.
+func (n *Network) Heal() {
+	for i := range n.eps {
+		n.eps[i].group = 0
+	}
+}
+
+// Send sends a datagram of buf (copied) from one endpoint to another through the directed
+// link's model; it arrives as a call to the receiver's handler, as an event owned by the
+// receiver.
+func (n *Network) Send(from, to netip.AddrPort, buf []byte) {
+	f := n.lookup(from)
+	if !n.running(f) {
+		return
+	}
+	size := uint64(len(buf))
+	n.counters.PacketsSent++
+	n.counters.BytesSent += size
+	fc := &n.eps[f].counters
+	fc.PacketsSent++
+	fc.BytesSent += size
+
+	t := n.lookup(to)
+	switch {
+	case t < 0 || !n.eps[t].attached:
+		n.counters.PacketsUndeliverable++
+		return
+	case n.blocked(f, t):
+		n.counters.PacketsBlocked++
+		return
+	}
+	l := n.linkOf(f, t)
+	if l.Loss > 0 && n.linkRng.Float64() < l.Loss {
+		n.counters.PacketsLost++
+		return
+	}
+	cp := make([]byte, len(buf))
+	copy(cp, buf)
+	n.schedulePacket(f, t, cp, n.now+n.packetDelay(&l))
+	if l.Duplicate > 0 && n.linkRng.Float64() < l.Duplicate {
+		n.counters.PacketsDuplicated++
+		n.schedulePacket(f, t, cp, n.now+n.packetDelay(&l))
+	}
+}
+
+// Stream starts a reliable, ordered one-shot transfer of buf (copied) from one endpoint to
+// another: deliver runs as an event owned by the receiver after Latency + jitter, with no
+// loss, duplication or reordering. A sender that is not running gets Blocked.
+func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now time.Time, buf []byte)) StreamStatus {
+	f := n.lookup(from)
+	t := n.lookup(to)
+	switch {
+	case !n.running(f):
+		n.counters.StreamsBlocked++
+		return Blocked
+	case t < 0 || !n.eps[t].attached:
+		n.counters.StreamsRefused++
+		return Refused
+	case n.blocked(f, t):
+		n.counters.StreamsBlocked++
+		return Blocked
+	}
+	size := uint64(len(buf))
+	n.counters.StreamsSent++
+	n.counters.StreamBytes += size
+	n.eps[f].counters.StreamBytesSent += size
+	l := n.linkOf(f, t)
+	d := int64(l.Latency)
+	if l.Jitter > 0 {
+		d += n.linkRng.Int64N(int64(l.Jitter))
+	}
+	ev := n.schedule(t, n.now+max(d, 0), kindStream)
+	ev.from = f
+	ev.buf = append([]byte(nil), buf...)
+	ev.deliv = deliver
+	return Sent
+}
+
+// schedulePacket puts one copy of a datagram in flight.
+func (n *Network) schedulePacket(f, t int32, buf []byte, at int64) {
+	ev := n.schedule(t, at, kindPacket)
+	ev.from = f
+	ev.buf = buf
+}
+
+// packetDelay draws the one-way delay of one datagram copy.
+func (n *Network) packetDelay(l *Link) int64 {
+	d := int64(l.Latency)
+	if l.Jitter > 0 {
+		d += n.linkRng.Int64N(int64(l.Jitter))
+	}
+	if l.Reorder > 0 && n.linkRng.Float64() < l.Reorder {
+		d += n.linkRng.Int64N(4 * int64(max(l.Latency, time.Millisecond)))
+	}
+	return max(d, 0)
+}
+
+// blocked reports whether a partition separates endpoints a and b.
+func (n *Network) blocked(a, b int32) bool {
+	ga, gb := n.eps[a].group, n.eps[b].group
+	return ga != 0 && gb != 0 && ga != gb
+}
+
+// linkOf returns the model of the direction f -> t.
+func (n *Network) linkOf(f, t int32) Link {
+	if len(n.links) > 0 {
+		if l, ok := n.links[pairKey(f, t)]; ok {
+			return l
+		}
+	}
+	return n.link
+}
+
+// pairKey is the map key of the directed pair f -> t.
+func pairKey(f, t int32) uint64 { return uint64(uint32(f))<<32 | uint64(uint32(t)) }
