@@ -21,22 +21,41 @@ import (
 	"time"
 )
 
-// endpoint is the state of one address.
+// endpoint is the cold state of one address: what only a delivery or a state change reads.
 type endpoint struct {
-	addr     netip.AddrPort
 	handler  PacketHandler
-	gen      uint32 // incarnation: bumped by Detach
-	attached bool
-	paused   bool
-	group    int32 // partition group, 0 = not listed
-	live     int   // events of this incarnation in the heap or set aside
-	queued   int   // packets among aside
-	aside    []int32
 	counters EndpointCounters
+	queued   int     // packets among aside
+	aside    []int32 // slots set aside while paused, in the order they came due
 }
 
-// lookup returns the index of addr, or -1 if it has never been seen.
+// hot is the state of one address that every event and send reads, kept apart from the
+// cold state in a dense slice so that checking an event's owner rarely misses the cache.
+type hot struct {
+	addr  netip.AddrPort
+	state uint32 // gen<<2 | paused<<1 | attached
+	group int32  // partition group, 0 = not listed
+	live  int32  // events of this incarnation in the heap or set aside
+}
+
+const (
+	attachedBit = 1 << iota
+	pausedBit
+	genShift = iota
+)
+
+// runningState is the state an event of generation gen expects to find its owner in.
+func runningState(gen uint32) uint32 { return gen<<genShift | attachedBit }
+
+func (h *hot) attached() bool { return h.state&attachedBit != 0 }
+func (h *hot) paused() bool   { return h.state&pausedBit != 0 }
+
+// lookup returns the index of addr, or -1 if it has never been seen. The owner of the
+// running event is checked first: a driver mostly sends and schedules on its behalf.
 func (n *Network) lookup(addr netip.AddrPort) int32 {
+	if n.cur >= 0 && n.hot[n.cur].addr == addr {
+		return n.cur
+	}
 	if i, ok := n.index[addr]; ok {
 		return i
 	}
@@ -49,7 +68,8 @@ func (n *Network) endpointOf(addr netip.AddrPort) int32 {
 		return i
 	}
 	i := int32(len(n.eps))
-	n.eps = append(n.eps, endpoint{addr: addr})
+	n.eps = append(n.eps, endpoint{})
+	n.hot = append(n.hot, hot{addr: addr})
 	n.index[addr] = i
 	return i
 }
@@ -58,38 +78,35 @@ func (n *Network) endpointOf(addr netip.AddrPort) int32 {
 // that is already attached restarts it: the old incarnation is detached first.
 func (n *Network) Attach(addr netip.AddrPort, h PacketHandler) {
 	i := n.endpointOf(addr)
-	if n.eps[i].attached {
+	if n.hot[i].attached() {
 		n.detach(i)
 	}
-	ep := &n.eps[i]
-	ep.attached = true
-	ep.handler = h
+	n.hot[i].state |= attachedBit
+	n.eps[i].handler = h
 }
 
 // Detach crashes the process at addr: its pending events are discarded, packets on their way
 // to it vanish (counted as undeliverable when they arrive), packets it had queued while
 // paused vanish too, later At calls for it are ignored and streams to it are refused.
 func (n *Network) Detach(addr netip.AddrPort) {
-	if i := n.lookup(addr); i >= 0 && n.eps[i].attached {
+	if i := n.lookup(addr); i >= 0 && n.hot[i].attached() {
 		n.detach(i)
 	}
 }
 
 func (n *Network) detach(i int32) {
-	ep := &n.eps[i]
+	ep, h := &n.eps[i], &n.hot[i]
 	for _, s := range ep.aside {
 		if n.events[s].kind == kindPacket {
 			n.counters.PacketsUndeliverable++
 		}
 		n.release(s)
 	}
-	n.pending -= ep.live
-	ep.live = 0
+	n.pending -= int(h.live)
+	h.live = 0
+	h.state = (h.state>>genShift + 1) << genShift // next generation, detached, not paused
 	ep.aside = ep.aside[:0]
 	ep.queued = 0
-	ep.gen++
-	ep.attached = false
-	ep.paused = false
 	ep.handler = nil
 }
 
@@ -102,7 +119,7 @@ func (n *Network) At(owner netip.AddrPort, at time.Time, fn func(now time.Time))
 	o := int32(-1)
 	if owner.IsValid() {
 		o = n.lookup(owner)
-		if o < 0 || !n.eps[o].attached {
+		if o < 0 || !n.hot[o].attached() {
 			return
 		}
 	}
@@ -114,8 +131,8 @@ func (n *Network) At(owner netip.AddrPort, at time.Time, fn func(now time.Time))
 // Its due events are set aside in order; incoming packets are held up to Config.RecvQueue
 // and dropped beyond. Pausing an address that is not attached does nothing.
 func (n *Network) Pause(addr netip.AddrPort) {
-	if i := n.lookup(addr); i >= 0 && n.eps[i].attached {
-		n.eps[i].paused = true
+	if i := n.lookup(addr); i >= 0 && n.hot[i].attached() {
+		n.hot[i].state |= pausedBit
 	}
 }
 
@@ -123,11 +140,11 @@ func (n *Network) Pause(addr netip.AddrPort) {
 // current time, in the order it came due, before anything scheduled after this call.
 func (n *Network) Resume(addr netip.AddrPort) {
 	i := n.lookup(addr)
-	if i < 0 || !n.eps[i].paused {
+	if i < 0 || !n.hot[i].paused() {
 		return
 	}
+	n.hot[i].state &^= pausedBit
 	ep := &n.eps[i]
-	ep.paused = false
 	for _, s := range ep.aside {
 		n.push(n.now, s)
 	}
@@ -138,7 +155,7 @@ func (n *Network) Resume(addr netip.AddrPort) {
 // Paused reports whether the process at addr is paused.
 func (n *Network) Paused(addr netip.AddrPort) bool {
 	i := n.lookup(addr)
-	return i >= 0 && n.eps[i].paused
+	return i >= 0 && n.hot[i].paused()
 }
 
 // EndpointCounters returns the totals of addr (zero if it has never been seen).
@@ -149,13 +166,14 @@ func (n *Network) EndpointCounters(addr netip.AddrPort) EndpointCounters {
 	return EndpointCounters{}
 }
 
-// setAside holds slot s, due now at paused endpoint ep, until Resume. A packet beyond the
+// setAside holds slot s, due now at paused endpoint i, until Resume. A packet beyond the
 // receive queue is dropped instead.
-func (n *Network) setAside(ep *endpoint, s int32) {
+func (n *Network) setAside(i int32, s int32) {
+	ep := &n.eps[i]
 	if n.events[s].kind == kindPacket {
 		if ep.queued >= n.recvQueue {
 			n.counters.PacketsQueueDropped++
-			ep.live--
+			n.hot[i].live--
 			n.pending--
 			n.release(s)
 			return
@@ -167,5 +185,5 @@ func (n *Network) setAside(ep *endpoint, s int32) {
 
 // running reports whether endpoint i is attached and not paused.
 func (n *Network) running(i int32) bool {
-	return i >= 0 && n.eps[i].attached && !n.eps[i].paused
+	return i >= 0 && n.hot[i].state&(attachedBit|pausedBit) == attachedBit
 }

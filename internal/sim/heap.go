@@ -31,7 +31,7 @@ const (
 type event struct {
 	kind  eventKind
 	owner int32  // endpoint index, or -1 for a global event
-	gen   uint32 // the owner's generation when the event was made
+	want  uint32 // the owner's state when it may run: its generation then, attached, not paused
 	from  int32  // sending endpoint of a packet or stream
 	buf   []byte
 	fn    func(now time.Time)

@@ -81,15 +81,15 @@ func (n *Network) Partition(groups ...[]netip.AddrPort) {
 	n.Heal()
 	for g, group := range groups {
 		for _, addr := range group {
-			n.eps[n.endpointOf(addr)].group = int32(g + 1)
+			n.hot[n.endpointOf(addr)].group = int32(g + 1)
 		}
 	}
 }
 
 // Heal removes the partition.
 func (n *Network) Heal() {
-	for i := range n.eps {
-		n.eps[i].group = 0
+	for i := range n.hot {
+		n.hot[i].group = 0
 	}
 }
 
@@ -110,7 +110,7 @@ func (n *Network) Send(from, to netip.AddrPort, buf []byte) {
 
 	t := n.lookup(to)
 	switch {
-	case t < 0 || !n.eps[t].attached:
+	case t < 0 || !n.hot[t].attached():
 		n.counters.PacketsUndeliverable++
 		return
 	case n.blocked(f, t):
@@ -141,7 +141,7 @@ func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now t
 	case !n.running(f):
 		n.counters.StreamsBlocked++
 		return Blocked
-	case t < 0 || !n.eps[t].attached:
+	case t < 0 || !n.hot[t].attached():
 		n.counters.StreamsRefused++
 		return Refused
 	case n.blocked(f, t):
@@ -185,7 +185,7 @@ func (n *Network) packetDelay(l *Link) int64 {
 
 // blocked reports whether a partition separates endpoints a and b.
 func (n *Network) blocked(a, b int32) bool {
-	ga, gb := n.eps[a].group, n.eps[b].group
+	ga, gb := n.hot[a].group, n.hot[b].group
 	return ga != 0 && gb != 0 && ga != gb
 }
 

@@ -90,7 +90,9 @@ type Network struct {
 	pending int // live events: in the heap and not stale, or set aside by a pause
 
 	eps   []endpoint
+	hot   []hot
 	index map[netip.AddrPort]int32
+	cur   int32 // owner of the running event, or -1
 
 	link      Link
 	links     map[uint64]Link // per directed pair overrides, keyed by from<<32 | to
@@ -120,6 +122,7 @@ func New(cfg Config) *Network {
 		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		linkRng:   rand.New(rand.NewPCG(cfg.Seed^0x6a09e667f3bcc908, cfg.Seed^0xbb67ae8584caa73b)),
 		index:     make(map[netip.AddrPort]int32),
+		cur:       -1,
 		link:      cfg.Link,
 		recvQueue: rq,
 		trace:     sha256.New(),
@@ -181,19 +184,20 @@ func (n *Network) ns(t time.Time) int64 {
 func (n *Network) dispatch(s int32) bool {
 	ev := &n.events[s]
 	if ev.owner >= 0 {
-		ep := &n.eps[ev.owner]
-		if ev.gen != ep.gen || !ep.attached {
+		h := &n.hot[ev.owner]
+		if h.state != ev.want {
+			if h.state>>genShift == ev.want>>genShift && h.attached() {
+				n.setAside(ev.owner, s)
+				return false
+			}
+			// The owner was detached since: the event belongs to a dead incarnation.
 			if ev.kind == kindPacket {
 				n.counters.PacketsUndeliverable++
 			}
 			n.release(s)
 			return false
 		}
-		if ep.paused {
-			n.setAside(ep, s)
-			return false
-		}
-		ep.live--
+		h.live--
 	}
 	n.pending--
 
@@ -202,6 +206,10 @@ func (n *Network) dispatch(s int32) bool {
 	kind, owner, from, buf, fn, deliv := ev.kind, ev.owner, ev.from, ev.buf, ev.fn, ev.deliv
 	n.release(s)
 	now := n.Now()
+	prev := n.cur
+	if owner >= 0 {
+		n.cur = owner
+	}
 	switch kind {
 	case kindFunc:
 		fn(now)
@@ -211,11 +219,12 @@ func (n *Network) dispatch(s int32) bool {
 		ep.counters.BytesReceived += uint64(len(buf))
 		n.counters.PacketsDelivered++
 		n.traceTransfer('P', from, owner, buf)
-		ep.handler(now, n.eps[from].addr, buf)
+		ep.handler(now, n.hot[from].addr, buf)
 	case kindStream:
 		n.traceTransfer('S', from, owner, buf)
 		deliv(now, buf)
 	}
+	n.cur = prev
 	return true
 }
 
@@ -227,9 +236,9 @@ func (n *Network) schedule(owner int32, at int64, kind eventKind) *event {
 	ev.kind = kind
 	ev.owner = owner
 	if owner >= 0 {
-		ep := &n.eps[owner]
-		ev.gen = ep.gen
-		ep.live++
+		h := &n.hot[owner]
+		ev.want = runningState(h.state >> genShift)
+		h.live++
 	}
 	n.pending++
 	n.push(at, s)

@@ -35,8 +35,8 @@ func (n *Network) traceTransfer(kind byte, from, to int32, buf []byte) {
 	h := n.scratch[:0]
 	h = append(h, kind)
 	h = binary.BigEndian.AppendUint64(h, uint64(n.now))
-	h = appendAddr(h, n.eps[from].addr)
-	h = appendAddr(h, n.eps[to].addr)
+	h = appendAddr(h, n.hot[from].addr)
+	h = appendAddr(h, n.hot[to].addr)
 	h = binary.BigEndian.AppendUint32(h, uint32(len(buf)))
 	n.trace.Write(h)
 	n.trace.Write(buf)
