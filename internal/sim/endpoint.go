@@ -2,8 +2,10 @@ package sim
 
 // Endpoints: processes that start, crash, stop and continue.
 //
-// Each address gets an index into n.eps the first time it is seen and keeps it for the life
-// of the network (a slice plus an index map, so no decision ever depends on map order).
+// Each address gets an index the first time it is seen and keeps it for the life of the
+// network (slices plus an index map, so no decision ever depends on map order). What every
+// event and send reads (address, generation, attached and paused bits, partition group) sits
+// in the dense n.hot; the handler, counters and the paused FIFO sit in n.eps.
 //
 //   - Attach starts a process at the address: it gets the handler and runs its events.
 //   - Detach crashes it: its generation number moves on, so every event of the old

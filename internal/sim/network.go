@@ -229,7 +229,8 @@ func (n *Network) dispatch(s int32) bool {
 }
 
 // schedule puts a new event for endpoint owner (or a global one, owner -1) in the heap at
-// virtual time at and returns its slot so the caller can fill in the body.
+// virtual time at and returns its body for the caller to fill in (valid until the next
+// schedule).
 func (n *Network) schedule(owner int32, at int64, kind eventKind) *event {
 	s := n.alloc()
 	ev := &n.events[s]
