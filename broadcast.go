@@ -33,6 +33,7 @@ type broadcastItem struct {
 	transmits int
 	id        uint64 // queue order: higher is newer
 	priority  bool   // this member's own news
+	packet    uint64 // the last packet it was put in
 	notify    func() // called once when the item is retired or replaced
 }
 
@@ -63,6 +64,7 @@ type BroadcastQueue struct {
 	tree   *btree.BTreeG[*broadcastItem]
 	byName map[string]*broadcastItem
 	nextID uint64
+	packet uint64 // numbers packets, so several takes for one packet never repeat an item
 }
 
 func (q *BroadcastQueue) init() {
@@ -129,6 +131,7 @@ func (q *BroadcastQueue) Reset() {
 // for each, and counts one transmission for each. It has the signature of
 // Delegate.GetBroadcasts.
 func (q *BroadcastQueue) GetBroadcasts(overhead, limit int) [][]byte {
+	q.packet++
 	out, _ := q.take(nil, overhead, limit, false)
 	return out
 }
@@ -160,7 +163,8 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 			return false
 		}
 		scanned++
-		if cost := len(it.msg) + overhead; used+cost <= limit {
+		if cost := len(it.msg) + overhead; it.packet != q.packet && used+cost <= limit {
+			it.packet = q.packet
 			used += cost
 			parts = append(parts, it.msg)
 			sent = append(sent, it)
@@ -206,6 +210,7 @@ func (c *core) queueSelfNews(msg []byte, token uint64) {
 // collectBroadcasts appends to parts the broadcasts for a packet with budget bytes free:
 // this member's own news first, then membership news and user broadcasts sharing the rest.
 func (c *core) collectBroadcasts(parts [][]byte, budget int) [][]byte {
+	c.queue.packet++
 	parts, used := c.queue.take(parts, compoundPartOverhead, budget, true)
 	budget -= used
 	d := c.cfg.Delegate
