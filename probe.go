@@ -169,6 +169,12 @@ func (c *core) probeTimeout(seq uint32) {
 	}
 	p.indirect = true
 	t := p.target
+	end := p.start.Add(c.awareness.scale(c.cfg.ProbeInterval))
+	if !end.After(c.now) {
+		// The window closed while this member was not running: nobody can answer in time.
+		c.arm(end, timerProbeEnd, seq, "", 0)
+		return
+	}
 	for _, r := range c.kRandomMembers(c.cfg.IndirectChecks, func(m *member) bool {
 		return m != c.self && m != t && m.state == StateAlive
 	}) {
@@ -179,7 +185,6 @@ func (c *core) probeTimeout(seq uint32) {
 		}
 		c.sendMsg(r.addrPort(), r, req.Append(c.msgBuf[:0]))
 	}
-	end := p.start.Add(c.awareness.scale(c.cfg.ProbeInterval))
 	if !c.cfg.DisableTcpPings && t.vsn[1] >= 3 {
 		p.streamPending = true
 		c.openStream(t.addrPort(), c.frameStream(c.pingFor(seq, t.name).Append(nil)), end.Sub(c.now), true,

@@ -20,7 +20,7 @@ const (
 	ScenarioLeave     = "leave"     // one member of a converged cluster leaves gracefully
 	ScenarioLoss      = "loss"      // a converged cluster runs with packet loss on every link
 	ScenarioPartition = "partition" // the cluster is split in two halves, then healed
-	ScenarioPause     = "pause"     // one member is paused for three probe intervals
+	ScenarioPause     = "pause"     // one member is paused for three probe intervals while it waits for an ack
 )
 
 // SimConfig describes one scenario run.
@@ -280,9 +280,9 @@ func scenarioPause(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, cf
 			}
 		}
 	}
-	s.Pause(p)
-	s.RunFor(3 * cfg.ProbeInterval)
-	s.Resume(p)
+	s.PauseDuringProbe(p, 3*cfg.ProbeInterval)
+	s.RunUntil(func() bool { return s.net.Paused(s.nodes[p].addr) }, cfg.ProbeInterval/10, 10*cfg.ProbeInterval)
+	s.RunUntil(func() bool { return !s.net.Paused(s.nodes[p].addr) }, cfg.ProbeInterval/10, 10*cfg.ProbeInterval)
 	t0 := s.Now()
 	if s.RunUntil(s.Converged, 100*time.Millisecond, sc.Duration) {
 		r.ConvergedS = (s.Now() - t0).Seconds()

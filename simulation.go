@@ -70,6 +70,9 @@ type simNode struct {
 	troubled bool
 
 	seen     int      // members other than itself this member's Members() holds
+	// pauseOnProbe, if positive, pauses the member for that long right after it sends its
+	// next probe.
+	pauseOnProbe time.Duration
 	userMsgs [][]byte // user messages delivered to it
 	token    uint64
 	done     map[uint64]apiDone
@@ -144,6 +147,10 @@ func (s *Simulation) boot(n *simNode) {
 	n.done = make(map[uint64]apiDone)
 	s.byAddr[n.addr] = n
 	s.net.Attach(n.addr, func(now time.Time, from netip.AddrPort, buf []byte) {
+		// A member catches up on its overdue timers before it reads what is waiting in its
+		// socket, as a process resumed from a pause does: its probe timeouts fire before
+		// the acks that arrived meanwhile are read. Without a pause nothing is overdue.
+		n.core.advance(now)
 		n.core.handlePacket(now, from, buf)
 		s.flush(n)
 	})
@@ -242,6 +249,26 @@ func (s *Simulation) Restart(i int, newAddr bool) {
 func (s *Simulation) Pause(i int) {
 	s.nodes[i].troubled = true
 	s.net.Pause(s.nodes[i].addr)
+}
+
+// PauseDuringProbe pauses member i for d right after it sends its next probe, while it waits
+// for the ack: the worst moment for a member to stall, and the case Lifeguard's local health
+// is for. The member resumes on its own after d.
+func (s *Simulation) PauseDuringProbe(i int, d time.Duration) {
+	s.nodes[i].troubled = true
+	s.nodes[i].pauseOnProbe = d
+}
+
+// pauseIfProbing carries out PauseDuringProbe once n has just started a probe.
+func (s *Simulation) pauseIfProbing(n *simNode) {
+	p := n.core.probe.active
+	if n.pauseOnProbe <= 0 || p == nil || p.done || !p.start.Equal(s.net.Now()) {
+		return
+	}
+	d := n.pauseOnProbe
+	n.pauseOnProbe = 0
+	s.net.Pause(n.addr)
+	s.net.At(netip.AddrPort{}, s.net.Now().Add(d), func(time.Time) { s.net.Resume(n.addr) })
 }
 
 // Resume undoes Pause.
@@ -372,6 +399,7 @@ func (s *Simulation) flush(n *simNode) {
 	}
 	out.reset()
 	s.schedule(n)
+	s.pauseIfProbing(n)
 }
 
 // schedule arms a wake-up for n's next deadline unless an earlier one is pending.
