@@ -218,6 +218,8 @@ type core struct {
 	// changes counts accepted state changes; push/pull compares it before and after a
 	// merge to decide whether to follow up.
 	changes uint64
+	// joined counts members that became alive here; push/pull uses it the same way.
+	joined uint64
 	// viewVersion moves whenever Members() would return something different.
 	viewVersion uint64
 

@@ -197,6 +197,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	c.markChanged()
 	switch {
 	case wasGone:
+		c.joined++
 		c.emit(coreEvent{kind: evJoin, node: m.node()})
 	case metaChanged:
 		c.emit(coreEvent{kind: evUpdate, node: m.node()})

@@ -156,7 +156,7 @@ func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull) []byte {
 
 // pushPullResult merges the reply to a push/pull this member started.
 func (c *core) pushPullResult(p pendingStream, reply []byte, err error) {
-	before := c.changes
+	before, joinedBefore := c.changes, c.joined
 	if err == nil {
 		err = c.mergeReply(reply)
 	}
@@ -170,7 +170,7 @@ func (c *core) pushPullResult(p pendingStream, reply []byte, err error) {
 		}
 		return
 	}
-	c.followUp(p, c.changes != before)
+	c.followUp(p, c.changes != before, c.joined != joinedBefore)
 }
 
 func (c *core) joinStep(token uint64, err error) {
@@ -305,8 +305,11 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 	return nil
 }
 
-// followUp continues or ends the follow-up chain after a push/pull this member started.
-func (c *core) followUp(p pendingStream, changed bool) {
+// followUp continues or ends the follow-up chain after a push/pull this member started. While
+// each push/pull brings members this one did not know, the next comes at the same pace; one
+// that only corrected states (a refutation, say) doubles the delay; one that changed nothing
+// ends the chain.
+func (c *core) followUp(p pendingStream, changed, grew bool) {
 	s := &c.sync
 	if !changed {
 		if p.chain {
@@ -314,9 +317,10 @@ func (c *core) followUp(p pendingStream, changed bool) {
 		}
 		return
 	}
-	next := s.chainDelay * 2
-	if next == 0 {
-		next = c.followUpBase()
+	base := c.followUpBase()
+	next := max(s.chainDelay, base)
+	if !grew && s.chainDelay > 0 {
+		next = s.chainDelay * 2
 	}
 	if limit := pushPullScale(c.cfg.PushPullInterval, len(c.members.list)); c.cfg.PushPullInterval > 0 && next > limit {
 		s.chainDelay = 0
