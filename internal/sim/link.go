@@ -30,7 +30,7 @@ import (
 type Link struct {
 	Latency   time.Duration // one-way base delay
 	Jitter    time.Duration // extra delay uniform in [0, Jitter); this reorders packets naturally
-	Loss      float64       // probability a packet is dropped (0..1)
+	Loss      float64       // probability a packet is dropped (0..1); on streams, a segment that must be retransmitted
 	Duplicate float64       // probability a delivered packet is delivered a second time (with its own independent delay)
 	Reorder   float64       // probability a packet is held back an extra uniform [0, 4*max(Latency,1ms)) so it overtakes/is overtaken
 }
@@ -157,11 +157,46 @@ func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now t
 	if l.Jitter > 0 {
 		d += n.linkRng.Int64N(int64(l.Jitter))
 	}
+	d += n.streamRetransmits(&l, len(buf))
 	ev := n.schedule(t, n.now+max(d, 0), kindStream)
 	ev.from = f
 	ev.buf = append([]byte(nil), buf...)
 	ev.deliv = deliver
 	return Sent
+}
+
+// TCP recovers lost segments by retransmitting them after a timeout: 1 s for the connection's
+// first segment (the SYN), 200 ms for data, doubling when the same segment is lost again.
+const (
+	synRTO  = int64(time.Second)
+	dataRTO = int64(200 * time.Millisecond)
+	mss     = 1460
+
+	maxRetransmits = 6
+)
+
+// streamRetransmits draws the extra delay a stream transfer of size bytes suffers from the
+// link's loss: nothing is lost, but every lost segment costs a retransmission timeout, so under
+// heavy loss a stream can miss its deadline as a real one does.
+func (n *Network) streamRetransmits(l *Link, size int) int64 {
+	if l.Loss <= 0 {
+		return 0
+	}
+	var extra int64
+	segments := 1 + (size+mss-1)/mss
+	for i := range segments {
+		rto := dataRTO
+		if i == 0 {
+			rto = synRTO
+		}
+		// TCP gives up on a segment after a handful of retransmissions; by then the delay
+		// is past any stream deadline anyway.
+		for try := 0; try < maxRetransmits && n.linkRng.Float64() < l.Loss; try++ {
+			extra += rto
+			rto *= 2
+		}
+	}
+	return extra
 }
 
 // schedulePacket puts one copy of a datagram in flight.
