@@ -37,6 +37,7 @@ const (
 	timerPushPull                      // periodic anti-entropy
 	timerFollowUp                      // an extra push/pull while the view is still changing
 	timerReconnect                     // try to reach a failed member again
+	timerLastCall                      // tell a suspect directly that it is suspected
 )
 
 // timer is one entry of the heap. Timers are never cancelled: a stale one is recognised when it
@@ -357,6 +358,8 @@ func (c *core) fire(t timer) {
 		c.followUpTick(t.gen)
 	case timerReconnect:
 		c.reconnectTick()
+	case timerLastCall:
+		c.lastCall(t.name, t.gen)
 	}
 }
 

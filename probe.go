@@ -144,8 +144,10 @@ func (c *core) probeTick() {
 	c.probe.active = &activeProbe{seq: seq, target: target, start: c.now}
 	ping := c.pingFor(seq, target.name)
 	if target.state == StateSuspect {
+		// The buddy system: the suspect hears the accusation from its prober. It goes ahead
+		// of the ping, so that a swim target's ack already carries its refutation.
 		s := wire.Suspect{Incarnation: target.incarnation, Node: target.name, From: c.self.name}
-		c.sendMsg(target.addrPort(), target, ping.Append(c.msgBuf[:0]), s.Append(nil))
+		c.sendMsg(target.addrPort(), target, s.Append(nil), ping.Append(c.msgBuf[:0]))
 	} else {
 		c.sendMsg(target.addrPort(), target, ping.Append(c.msgBuf[:0]))
 	}

@@ -244,13 +244,31 @@ func vsnEqual(b []byte, v [6]byte) bool {
 }
 
 // suspectNode applies a suspect message (section 10.3).
-func (c *core) suspectNode(s *wire.Suspect) {
+func (c *core) suspectNode(s *wire.Suspect) { c.applySuspect(s, true) }
+
+// applySuspect applies a suspicion. confirms says whether it may count as an independent
+// confirmation of a running suspicion: a suspect message may, a push/pull merge may not (it
+// relays another member's view, not a probe of this one's own).
+func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 	m := c.members.byName[s.Node]
-	if m == nil || s.Incarnation < m.incarnation {
+	if m == nil {
+		return
+	}
+	if s.Incarnation < m.incarnation {
+		if m == c.self {
+			c.reassert()
+		}
 		return
 	}
 	if m.susp != nil {
-		if c.confirmSuspicion(m, s.From) {
+		if s.Incarnation > m.incarnation {
+			// The member refuted since this suspicion began and is accused again: that
+			// is a new suspicion, not a confirmation of the old one.
+			c.stopSuspicion(m)
+			c.beginSuspicion(m, s)
+			return
+		}
+		if confirms && c.confirmSuspicion(m, s.From) {
 			c.queue.queueMember(s.Node, s.Append(nil))
 		}
 		return
@@ -263,6 +281,12 @@ func (c *core) suspectNode(s *wire.Suspect) {
 		c.refute(s.Incarnation)
 		return
 	}
+	c.beginSuspicion(m, s)
+}
+
+// beginSuspicion marks m suspect at the message's incarnation, rebroadcasts the message and
+// starts the suspicion timer.
+func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
 	c.queue.queueMember(s.Node, s.Append(nil))
 	m.incarnation = s.Incarnation
 	c.setState(m, StateSuspect)
@@ -271,10 +295,27 @@ func (c *core) suspectNode(s *wire.Suspect) {
 	c.emit(coreEvent{kind: evSuspect, node: m.node(), other: Node{Name: s.From}})
 }
 
+// reassert answers news about this member that is older than its incarnation (someone still
+// holds a suspicion or death it already refuted) by sending its current alive again, unless it
+// is already queued. Without it, a member that missed a refutation would keep the stale state
+// until the next push/pull.
+func (c *core) reassert() {
+	if c.leaving || c.queue.byName[c.self.name] != nil {
+		return
+	}
+	c.queueSelfNews(c.selfAlive().Append(nil), 0)
+}
+
 // deadNode applies a dead message (section 10.4); From == Node means the member left.
 func (c *core) deadNode(d *wire.Dead) {
 	m := c.members.byName[d.Node]
-	if m == nil || d.Incarnation < m.incarnation {
+	if m == nil {
+		return
+	}
+	if d.Incarnation < m.incarnation {
+		if m == c.self {
+			c.reassert()
+		}
 		return
 	}
 	c.stopSuspicion(m)

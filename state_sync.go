@@ -244,7 +244,7 @@ func (c *core) mergeRemote(pp *wire.PushPull) error {
 		case StateLeft:
 			c.deadNode(&wire.Dead{Incarnation: s.Incarnation, Node: s.Name, From: s.Name})
 		case StateDead, StateSuspect:
-			c.suspectNode(&wire.Suspect{Incarnation: s.Incarnation, Node: s.Name, From: c.self.name})
+			c.applySuspect(&wire.Suspect{Incarnation: s.Incarnation, Node: s.Name, From: c.self.name}, false)
 		}
 	}
 	if len(pp.UserState) > 0 && c.cfg.Delegate != nil {
