@@ -254,14 +254,13 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 	c.queue.NumNodes = func() int { return len(c.members.list) }
 	c.self = &member{
 		name:        cfg.Name,
-		addr:        addr.Unmap(),
-		addrRaw:     addrBytes(addr),
 		port:        port,
 		meta:        meta,
 		vsn:         [6]byte{ProtocolVersionMin, ProtocolVersionMax, cfg.ProtocolVersion, cfg.DelegateProtocolMin, cfg.DelegateProtocolMax, cfg.DelegateProtocolVersion},
 		incarnation: 1,
 		state:       StateAlive,
 	}
+	c.self.setAddr(addrBytes(addr))
 	return c
 }
 

@@ -156,7 +156,7 @@ func (c *core) probeTick() {
 
 // pingFor builds a ping from this member.
 func (c *core) pingFor(seq uint32, target string) *wire.Ping {
-	return &wire.Ping{SeqNo: seq, Node: target, SourceAddr: c.self.addrRaw, SourcePort: c.self.port, SourceNode: c.self.name}
+	return &wire.Ping{SeqNo: seq, Node: target, SourceAddr: c.self.addrBytes(), SourcePort: c.self.port, SourceNode: c.self.name}
 }
 
 // probeTimeout moves a probe without a direct ack to indirect pings.
@@ -180,8 +180,8 @@ func (c *core) probeTimeout(seq uint32) {
 	for _, r := range c.kRandomMembers(c.cfg.IndirectChecks, func(m *member) bool {
 		return m != c.self && m != t && m.state == StateAlive
 	}) {
-		req := wire.IndirectPingReq{SeqNo: seq, Target: t.addrRaw, Port: t.port, Node: t.name, Nack: r.vsn[1] >= 4,
-			SourceAddr: c.self.addrRaw, SourcePort: c.self.port, SourceNode: c.self.name}
+		req := wire.IndirectPingReq{SeqNo: seq, Target: t.addrBytes(), Port: t.port, Node: t.name, Nack: r.vsn[1] >= 4,
+			SourceAddr: c.self.addrBytes(), SourcePort: c.self.port, SourceNode: c.self.name}
 		if req.Nack {
 			p.expectedNacks++
 		}

@@ -171,7 +171,7 @@ func (s *Simulation) Bootstrap() {
 				continue
 			}
 			self := o.core.self
-			m := &member{name: self.name, addr: self.addr, addrRaw: self.addrRaw, port: self.port, vsn: self.vsn,
+			m := &member{name: self.name, port: self.port, vsn: self.vsn, raw: self.raw, rawLen: self.rawLen,
 				incarnation: self.incarnation, state: StateAlive, stateChange: c.now}
 			c.members.add(m)
 			c.probe.insert(c, m)

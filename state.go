@@ -25,30 +25,41 @@ import (
 // values.
 type member struct {
 	name        string
-	addr        netip.Addr
-	addrRaw     []byte // the address exactly as the member advertises it
-	port        uint16
 	meta        []byte
-	vsn         [6]byte
-	incarnation uint32
-	state       NodeState
 	stateChange time.Time
-
-	susp *suspicion // running suspicion, while state is suspect
+	susp        *suspicion // running suspicion, while state is suspect
 
 	// pendingAlive is the latest alive from another address that claimed this name while
 	// this entry was alive: applied as a reclaim the moment this entry dies (a restart at a
 	// new address, memberlist #157).
 	pendingAlive *wire.Alive
+
+	state       NodeState
+	incarnation uint32
+	port        uint16
+	vsn         [6]byte
+	raw         [16]byte // the address exactly as the member advertises it: 4 or 16 bytes
+	rawLen      uint8
 }
 
-func (m *member) addrPort() netip.AddrPort { return netip.AddrPortFrom(m.addr, m.port) }
+// addrBytes is the member's address in the byte form it advertises.
+func (m *member) addrBytes() []byte { return m.raw[:m.rawLen] }
+
+// setAddr records an address given as 4 or 16 bytes.
+func (m *member) setAddr(b []byte) { m.rawLen = uint8(copy(m.raw[:], b)) }
+
+func (m *member) addr() netip.Addr {
+	a, _ := netip.AddrFromSlice(m.addrBytes())
+	return a.Unmap()
+}
+
+func (m *member) addrPort() netip.AddrPort { return netip.AddrPortFrom(m.addr(), m.port) }
 
 // node copies the member out as a value.
 func (m *member) node() Node {
 	return Node{
 		Name:        m.name,
-		Addr:        append([]byte(nil), m.addrRaw...),
+		Addr:        append([]byte(nil), m.addrBytes()...),
 		Port:        m.port,
 		Meta:        append([]byte(nil), m.meta...),
 		State:       m.state,
@@ -147,11 +158,12 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	m := c.members.byName[a.Node]
 	reclaim := false
 	if m == nil {
-		m = &member{name: a.Node, addr: addr, addrRaw: append([]byte(nil), a.Addr...), port: port, state: StateDead, stateChange: c.now}
+		m = &member{name: a.Node, port: port, state: StateDead, stateChange: c.now}
+		m.setAddr(a.Addr)
 		c.members.add(m)
 		c.probe.insert(c, m)
 		c.sync.forgetFailed(a.Node)
-	} else if !bytes.Equal(m.addrRaw, a.Addr) || m.port != port {
+	} else if !bytes.Equal(m.addrBytes(), a.Addr) || m.port != port {
 		if isSelf || !c.reclaimable(m) {
 			if !isSelf {
 				c.conflict(m, a, addr, port)
@@ -190,7 +202,8 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	m.incarnation = a.Incarnation
 	m.meta = append(m.meta[:0:0], a.Meta...)
 	if reclaim {
-		m.addr, m.addrRaw, m.port = addr, append([]byte(nil), a.Addr...), port
+		m.setAddr(a.Addr)
+		m.port = port
 	}
 	m.pendingAlive = nil
 	c.setState(m, StateAlive)
@@ -364,7 +377,7 @@ func (c *core) refute(accused uint32) {
 // selfAlive is the alive message this member announces itself with.
 func (c *core) selfAlive() *wire.Alive {
 	s := c.self
-	return &wire.Alive{Incarnation: s.incarnation, Node: s.name, Addr: s.addrRaw, Port: s.port, Meta: s.meta, Vsn: s.vsn[:]}
+	return &wire.Alive{Incarnation: s.incarnation, Node: s.name, Addr: s.addrBytes(), Port: s.port, Meta: s.meta, Vsn: s.vsn[:]}
 }
 
 // reap removes dead and left members that have had GossipToTheDeadTime to learn of it. Dead

@@ -90,7 +90,7 @@ func pushPullScale(interval time.Duration, n int) time.Duration {
 func (c *core) localState(join bool) []byte {
 	states := c.sync.states[:0]
 	for _, m := range c.members.list {
-		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrRaw, Port: m.port, Meta: m.meta,
+		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
 			Incarnation: m.incarnation, State: int(m.state), Vsn: m.vsn[:]})
 	}
 	pp := wire.PushPull{Join: join, Nodes: states}

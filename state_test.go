@@ -99,14 +99,14 @@ func TestAliveFromOtherAddressIsConflict(t *testing.T) {
 	feed(c, aliveMsg("a", 1, ""))
 	other := wire.Alive{Incarnation: 5, Node: "a", Addr: []byte{10, 0, 0, 9}, Port: 7946, Vsn: []byte{1, 5, 2, 0, 0, 0}}
 	feed(c, other.Append(nil))
-	require.Equal(t, []byte{10, 0, 0, 2}, c.members.byName["a"].addrRaw, "the live holder keeps the name")
+	require.Equal(t, []byte{10, 0, 0, 2}, c.members.byName["a"].addrBytes(), "the live holder keeps the name")
 	require.Equal(t, 1, events(c, evConflict))
 
 	// memberlist #157: once the holder is declared dead, the claim wins.
 	d := wire.Dead{Incarnation: 1, Node: "a", From: "z"}
 	feed(c, d.Append(nil))
 	require.Equal(t, StateAlive, stateOf(t, c, "a"))
-	require.Equal(t, []byte{10, 0, 0, 9}, c.members.byName["a"].addrRaw, "the pending claim took over")
+	require.Equal(t, []byte{10, 0, 0, 9}, c.members.byName["a"].addrBytes(), "the pending claim took over")
 }
 
 // 10.3 steps 2 and 6: suspect applies at an equal incarnation, not a lower one.
