@@ -69,13 +69,13 @@ type simNode struct {
 	// news of its suspicion or death is then not a false alarm.
 	troubled bool
 
-	seen     int      // members other than itself this member's Members() holds
+	seen int // members other than itself this member's Members() holds
 	// pauseOnProbe, if positive, pauses the member for that long right after it sends its
 	// next probe.
 	pauseOnProbe time.Duration
-	userMsgs [][]byte // user messages delivered to it
-	token    uint64
-	done     map[uint64]apiDone
+	userMsgs     [][]byte // user messages delivered to it
+	token        uint64
+	done         map[uint64]apiDone
 }
 
 // SimStats counts what happened in a simulation.
