@@ -1,0 +1,95 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/hex"
+	"testing"
+)
+
+func seeds(f *testing.F) {
+	for _, h := range []string{tv1, tv6s, tv7pp, "0282a75061796c6f6164a26869a55365714e6f01", "0b81a55365714e6f07",
+		"0486a441646472a47f000001ab496e6361726e6174696f6e01a44d657461c0a44e6f6465a66e6f64652d61a4506f7274cd1f0aa356736ea6010502000000",
+		"0881aa557365724d73674c656e0568656c6c6f", "0c86148b66" + tv1, "070200450027" + tv1 + tv6s} {
+		b, _ := hex.DecodeString(h)
+		f.Add(b)
+		f.Add(b[1:])
+	}
+	f.Add(AppendCompress(nil, []byte(tv1)))
+}
+
+// each decoder must return, without panicking, on any input; what decodes must re-encode to
+// something that decodes to the same value.
+func FuzzDecodeMessages(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var p Ping
+		if p.Decode(b) == nil {
+			var q Ping
+			if err := q.Decode(p.Append(nil)[1:]); err != nil {
+				t.Fatalf("re-decoding a ping: %v", err)
+			}
+		}
+		var ip IndirectPingReq
+		_ = ip.Decode(b)
+		var a AckResp
+		_ = a.Decode(b)
+		var n NackResp
+		_ = n.Decode(b)
+		var s Suspect
+		if s.Decode(b) == nil {
+			var s2 Suspect
+			if err := s2.Decode(s.Append(nil)[1:]); err != nil || s2 != s {
+				t.Fatalf("suspect round trip: %v %+v %+v", err, s, s2)
+			}
+		}
+		var al Alive
+		_ = al.Decode(b)
+		var d Dead
+		_ = d.Decode(b)
+		var e ErrResp
+		_ = e.Decode(b)
+	})
+}
+
+func FuzzDecodePushPull(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if pp, err := DecodePushPull(b, DefaultLimits()); err == nil {
+			if _, err := DecodePushPull(pp.Append(nil)[1:], DefaultLimits()); err != nil {
+				t.Fatalf("re-decoding a push/pull: %v", err)
+			}
+		}
+		_, _ = DecodeStreamUser(b, DefaultLimits())
+	})
+}
+
+func FuzzUnpack(f *testing.F) {
+	seeds(f)
+	lim := DefaultLimits()
+	lim.MaxPacketDecompressed = 1 << 16
+	f.Fuzz(func(t *testing.T, b []byte) {
+		Unpack(b, lim, func(m []byte) {
+			if len(m) == 0 {
+				t.Fatal("Unpack delivered an empty message")
+			}
+		}, func(error) {})
+		_, _ = SplitCompound(b, nil)
+		_, _ = Decompress(b, 1<<16)
+		if len(b) > 0 && b[0] == byte(HasCrcMsg) {
+			_, _ = CheckCRC(b)
+		}
+		_, _, _ = StripLabel(b)
+	})
+}
+
+func FuzzReadStreamMessage(f *testing.F) {
+	seeds(f)
+	lim := DefaultLimits()
+	lim.MaxDecompressed = 1 << 20
+	f.Fuzz(func(t *testing.T, b []byte) {
+		msg, err := ReadStreamMessage(bytes.NewReader(b), StreamOptions{Limits: lim})
+		if err == nil && len(msg) == 0 {
+			t.Fatal("an empty message without an error")
+		}
+	})
+}
