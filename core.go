@@ -214,7 +214,6 @@ type core struct {
 
 	leaving    bool
 	leaveToken uint64
-	metaToken  uint64
 
 	// changes counts accepted state changes; push/pull compares it before and after a
 	// merge to decide whether to follow up.

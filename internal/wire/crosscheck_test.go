@@ -63,7 +63,7 @@ func TestCrossCheckGoMsgpack(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
 		p := Ping{SeqNo: r.Uint32() >> r.IntN(32), Node: randString(r), SourceAddr: randBytes(r, 17), SourcePort: uint16(r.Uint32() >> r.IntN(32)), SourceNode: randString(r)}
-		ml := mlPing{p.SeqNo, p.Node, p.SourceAddr, p.SourcePort, p.SourceNode}
+		ml := mlPing(p)
 		require.Equal(t, mlEncode(t, &ml), p.Append(nil)[1:])
 		var back Ping
 		require.NoError(t, back.Decode(mlEncode(t, &ml)))
@@ -73,7 +73,7 @@ func TestCrossCheckGoMsgpack(t *testing.T) {
 		require.Equal(t, p, back)
 
 		a := Alive{Incarnation: r.Uint32() >> r.IntN(32), Node: randString(r), Addr: randBytes(r, 17), Port: uint16(r.Uint32()), Meta: randBytes(r, 600), Vsn: randBytes(r, 7)}
-		mla := mlAlive{a.Incarnation, a.Node, a.Addr, a.Port, a.Meta, a.Vsn}
+		mla := mlAlive(a)
 		require.Equal(t, mlEncode(t, &mla), a.Append(nil)[1:])
 
 		s := PushNodeState{Name: randString(r), Addr: randBytes(r, 17), Port: uint16(r.Uint32()), Meta: randBytes(r, 600),
@@ -81,7 +81,7 @@ func TestCrossCheckGoMsgpack(t *testing.T) {
 		if r.IntN(2) == 0 {
 			s.State = -s.State
 		}
-		mls := mlPushNodeState{s.Name, s.Addr, s.Port, s.Meta, s.Incarnation, s.State, s.Vsn}
+		mls := mlPushNodeState(s)
 		enc := mlEncode(t, &mls)
 		require.Equal(t, enc, s.AppendBody(nil))
 		var sb PushNodeState
