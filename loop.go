@@ -1,0 +1,331 @@
+package swim
+
+// The runtime: one goroutine per member owns the core and feeds it, one input at a time,
+// everything that happens (packets, accepted streams, finished stream exchanges, API calls,
+// the one timer), then carries out what the core asked for. Slow work never runs here: stream
+// exchanges run in short-lived goroutines that report back as inputs, and events go to a
+// dispatcher goroutine through an unbounded queue, so neither a slow peer nor a slow callback
+// can stall probing, and a callback may call back into the API without deadlock.
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// streamResult is a finished outbound stream exchange.
+type streamResult struct {
+	id    uint64
+	reply []byte
+	err   error
+}
+
+// inboundStream is a request read from an accepted stream, waiting for the loop's reply.
+type inboundStream struct {
+	from  netip.AddrPort
+	msg   []byte
+	err   error
+	reply chan []byte
+}
+
+func (m *Memberlist) loop() {
+	defer close(m.loopDone)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		m.armTimer(timer)
+		select {
+		case p := <-m.transport.PacketCh():
+			m.core.handlePacket(time.Now(), p.From, p.Buf)
+		case conn := <-m.transport.StreamCh():
+			m.accept(conn)
+		case r := <-m.results:
+			m.core.handleStreamResult(time.Now(), r.id, r.reply, r.err)
+		case in := <-m.inbound:
+			if in.err != nil {
+				m.core.setNow(time.Now())
+				m.core.drop(dropReasonOf(in.err), in.from, in.err)
+				in.reply <- nil
+			} else {
+				in.reply <- m.core.handleStreamRequest(time.Now(), in.from, in.msg)
+			}
+		case f := <-m.reqs:
+			f()
+		case <-timer.C:
+			m.core.advance(time.Now())
+		case <-m.stop:
+			return
+		}
+		m.drain()
+	}
+}
+
+// armTimer points the loop's one timer at the core's next deadline.
+func (m *Memberlist) armTimer(t *time.Timer) {
+	t.Stop()
+	if d, ok := m.core.nextDeadline(); ok {
+		t.Reset(max(time.Until(d), 0))
+	}
+}
+
+// drain carries out the core's outbox.
+func (m *Memberlist) drain() {
+	out := &m.core.out
+	for _, p := range out.packets {
+		if _, err := m.transport.WriteTo(p.buf, p.to); err != nil {
+			m.log.Debug("packet send failed", "peer", p.to.String(), "error", err)
+		}
+	}
+	for _, st := range out.streams {
+		m.streams.Add(1)
+		go m.exchange(st)
+	}
+	if len(out.events) > 0 {
+		m.events.push(out.events)
+	}
+	for _, d := range out.done {
+		if ch := m.waiters[d.token]; ch != nil {
+			delete(m.waiters, d.token)
+			ch <- d
+		}
+	}
+	out.reset()
+	m.publish()
+}
+
+// publish swaps in a new snapshot for Members() when the view changed.
+func (m *Memberlist) publish() {
+	if m.view.Load() != nil && m.published == m.core.viewVersion {
+		return
+	}
+	m.published = m.core.viewVersion
+	m.view.Store(&view{members: m.core.snapshot(), local: m.core.self.node()})
+}
+
+// runOnLoop runs f on the loop and waits for it.
+func (m *Memberlist) runOnLoop(f func()) error {
+	done := make(chan struct{})
+	select {
+	case m.reqs <- func() { f(); close(done) }:
+	case <-m.stop:
+		return ErrNotRunning
+	}
+	select {
+	case <-done:
+		return nil
+	case <-m.stop:
+		return ErrNotRunning
+	}
+}
+
+// call runs an API input that finishes asynchronously and waits for its apiDone.
+func (m *Memberlist) call(ctx context.Context, f func(token uint64)) (apiDone, error) {
+	ch := make(chan apiDone, 1)
+	err := m.runOnLoop(func() {
+		m.nextToken++
+		m.waiters[m.nextToken] = ch
+		f(m.nextToken)
+	})
+	if err != nil {
+		return apiDone{}, err
+	}
+	select {
+	case d := <-ch:
+		return d, nil
+	case <-ctx.Done():
+		return apiDone{}, ctx.Err()
+	case <-m.stop:
+		return apiDone{}, ErrNotRunning
+	}
+}
+
+func (m *Memberlist) track(c net.Conn) bool {
+	m.connMu.Lock()
+	defer m.connMu.Unlock()
+	if m.stopped.Load() {
+		return false
+	}
+	m.conns[c] = struct{}{}
+	return true
+}
+
+func (m *Memberlist) untrack(c net.Conn) {
+	m.connMu.Lock()
+	delete(m.conns, c)
+	m.connMu.Unlock()
+	c.Close()
+}
+
+// exchange runs one outbound stream: dial, write the request, read the reply, report back.
+func (m *Memberlist) exchange(st outStream) {
+	defer m.streams.Done()
+	reply, err := m.roundTrip(st)
+	select {
+	case m.results <- streamResult{id: st.id, reply: reply, err: err}:
+	case <-m.stop:
+	}
+}
+
+func (m *Memberlist) roundTrip(st outStream) ([]byte, error) {
+	conn, err := m.transport.DialTimeout(st.to, max(time.Until(st.deadline), time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	if !m.track(conn) {
+		conn.Close()
+		return nil, ErrNotRunning
+	}
+	defer m.untrack(conn)
+	conn.SetDeadline(st.deadline)
+	if _, err := conn.Write(st.buf); err != nil {
+		return nil, err
+	}
+	if !st.wantReply {
+		return nil, nil
+	}
+	return wire.ReadStreamMessage(conn, wire.StreamOptions{Limits: m.core.lim})
+}
+
+// accept serves an inbound stream, unless too many are being served already.
+func (m *Memberlist) accept(conn net.Conn) {
+	select {
+	case m.streamSlots <- struct{}{}:
+	default:
+		conn.Close()
+		m.core.drops.counts[DropStreamLimit]++
+		return
+	}
+	if !m.track(conn) {
+		conn.Close()
+		<-m.streamSlots
+		return
+	}
+	m.streams.Add(1)
+	go m.serve(conn)
+}
+
+// serve reads one request, hands it to the loop, and writes the reply.
+func (m *Memberlist) serve(conn net.Conn) {
+	defer m.streams.Done()
+	defer func() { <-m.streamSlots }()
+	defer m.untrack(conn)
+	conn.SetDeadline(time.Now().Add(m.cfg.TCPTimeout))
+	msg, err := wire.ReadStreamMessage(conn, wire.StreamOptions{Limits: m.core.lim})
+	in := inboundStream{from: addrPortOf(conn.RemoteAddr()), msg: msg, err: err, reply: make(chan []byte, 1)}
+	select {
+	case m.inbound <- in:
+	case <-m.stop:
+		return
+	}
+	var reply []byte
+	select {
+	case reply = <-in.reply:
+	case <-m.stop:
+		return
+	}
+	if reply != nil {
+		conn.Write(reply)
+	}
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// dispatcher delivers events to the application in order, on its own goroutine.
+type dispatcher struct {
+	cfg    *Config
+	mu     sync.Mutex
+	queue  []coreEvent
+	closed bool
+	signal chan struct{}
+	done   chan struct{}
+}
+
+func (d *dispatcher) start(cfg *Config) {
+	d.cfg = cfg
+	d.signal = make(chan struct{}, 1)
+	d.done = make(chan struct{})
+	go d.run()
+}
+
+// push queues events; it never blocks.
+func (d *dispatcher) push(evs []coreEvent) {
+	d.mu.Lock()
+	d.queue = append(d.queue, evs...)
+	d.mu.Unlock()
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
+}
+
+// close stops the dispatcher after the event being delivered, and waits for it.
+func (d *dispatcher) close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	select {
+	case d.signal <- struct{}{}:
+	default:
+	}
+	<-d.done
+}
+
+func (d *dispatcher) run() {
+	defer close(d.done)
+	for {
+		d.mu.Lock()
+		evs, closed := d.queue, d.closed
+		d.queue = nil
+		d.mu.Unlock()
+		if closed {
+			return
+		}
+		for i := range evs {
+			d.deliver(&evs[i])
+		}
+		if len(evs) == 0 {
+			<-d.signal
+		}
+	}
+}
+
+func (d *dispatcher) deliver(e *coreEvent) {
+	c := d.cfg
+	switch e.kind {
+	case evJoin:
+		if c.Events != nil {
+			c.Events.NotifyJoin(e.node)
+		}
+	case evLeave:
+		if c.Events != nil {
+			c.Events.NotifyLeave(e.node)
+		}
+	case evUpdate:
+		if c.Events != nil {
+			c.Events.NotifyUpdate(e.node)
+		}
+	case evUserMsg:
+		if c.Delegate != nil {
+			c.Delegate.NotifyMsg(e.msg)
+		}
+	case evConflict:
+		if c.Conflict != nil {
+			c.Conflict.NotifyConflict(e.node, e.other)
+		}
+	case evPingComplete:
+		if c.Ping != nil {
+			c.Ping.NotifyPingComplete(e.node, e.rtt, e.msg)
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package swim
+
+// The public API: Create a member, Join a cluster, read Members, send messages, Leave,
+// Shutdown. Every call is a request to the member's protocol loop (loop.go) or a read of the
+// snapshot the loop publishes, so none of them touches protocol state directly, and all of
+// them are safe to call from event callbacks.
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Memberlist is a running member of a cluster.
+type Memberlist struct {
+	cfg       *Config
+	log       *slog.Logger
+	transport Transport
+	core      *core // owned by the loop goroutine
+
+	reqs     chan func()
+	results  chan streamResult
+	inbound  chan inboundStream
+	stop     chan struct{}
+	loopDone chan struct{}
+	stopped  atomic.Bool
+	stopOnce sync.Once
+
+	view atomic.Pointer[view]
+
+	// loop-owned
+	waiters   map[uint64]chan apiDone
+	nextToken uint64
+	published uint64
+
+	streamSlots chan struct{}
+	streams     sync.WaitGroup
+	connMu      sync.Mutex
+	conns       map[net.Conn]struct{}
+
+	events dispatcher
+}
+
+// view is what Members() reads: immutable once published.
+type view struct {
+	members []Node
+	local   Node
+}
+
+// Create starts a member with the given configuration. It does not join anyone: call Join.
+func Create(conf *Config) (*Memberlist, error) {
+	if conf == nil {
+		return nil, &ConfigError{Field: "Config", Reason: "is nil"}
+	}
+	if err := conf.Validate(); err != nil {
+		return nil, err
+	}
+	log := conf.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := conf.Transport
+	if t == nil {
+		nt, err := NewNetTransport(conf.BindAddr, conf.BindPort, conf.HandoffQueueDepth, log)
+		if err != nil {
+			return nil, err
+		}
+		t = nt
+	}
+	addr, port, err := t.FinalAdvertiseAddr(conf.AdvertiseAddr, conf.AdvertisePort)
+	if err != nil {
+		t.Shutdown()
+		return nil, err
+	}
+	var meta []byte
+	if conf.Delegate != nil {
+		meta = conf.Delegate.NodeMeta(MetaMaxSize)
+		if len(meta) > MetaMaxSize {
+			t.Shutdown()
+			return nil, fmt.Errorf("%w: NodeMeta returned %d bytes, the limit is %d", ErrMessageTooLarge, len(meta), MetaMaxSize)
+		}
+	}
+	var seed [16]byte
+	crand.Read(seed[:])
+	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+
+	cfg := *conf
+	m := &Memberlist{
+		cfg:         &cfg,
+		log:         log,
+		transport:   t,
+		reqs:        make(chan func()),
+		results:     make(chan streamResult),
+		inbound:     make(chan inboundStream),
+		stop:        make(chan struct{}),
+		loopDone:    make(chan struct{}),
+		waiters:     make(map[uint64]chan apiDone),
+		streamSlots: make(chan struct{}, cfg.MaxConcurrentStreams),
+		conns:       make(map[net.Conn]struct{}),
+	}
+	m.core = newCore(m.cfg, addr, uint16(port), meta, rng, log)
+	m.core.start(time.Now())
+	m.publish()
+	m.events.start(m.cfg)
+	go m.loop()
+	return m, nil
+}
+
+// Join contacts the given members (host:port, or a bare host with BindPort) and exchanges
+// state with each; it returns how many it reached. Join returns once the exchanges are done,
+// possibly before NotifyJoin has run for the members learnt: events are asynchronous.
+func (m *Memberlist) Join(existing []string) (int, error) {
+	return m.JoinContext(context.Background(), existing)
+}
+
+// JoinContext is Join with a context: cancelling it returns ctx.Err() at once.
+func (m *Memberlist) JoinContext(ctx context.Context, existing []string) (int, error) {
+	if m.stopped.Load() {
+		return 0, ErrNotRunning
+	}
+	var seeds []netip.AddrPort
+	var errs []error
+	for _, s := range existing {
+		addrs, err := m.resolve(ctx, s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		seeds = append(seeds, addrs...)
+	}
+	if len(seeds) == 0 {
+		if len(errs) == 0 {
+			return 0, ErrNoSeeds
+		}
+		return 0, fmt.Errorf("%w: %w", ErrJoinFailed, errors.Join(errs...))
+	}
+	d, err := m.call(ctx, func(token uint64) { m.core.join(time.Now(), seeds, token) })
+	if err != nil {
+		return 0, err
+	}
+	return d.n, d.err
+}
+
+// resolve turns one join address into the addresses to try.
+func (m *Memberlist) resolve(ctx context.Context, s string) ([]netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return []netip.AddrPort{netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}, nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return []netip.AddrPort{netip.AddrPortFrom(a.Unmap(), uint16(m.cfg.BindPort))}, nil
+	}
+	host, portStr, err := net.SplitHostPort(s)
+	if err != nil {
+		host, portStr = s, strconv.Itoa(m.cfg.BindPort)
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("swim: join address %q: bad port", s)
+	}
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, fmt.Errorf("swim: join address %q: %w", s, err)
+	}
+	out := make([]netip.AddrPort, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(port)))
+	}
+	return out, nil
+}
+
+// Members returns the members this one knows as alive or suspect (State says which),
+// itself included. The slice is a fresh copy; it never waits on the protocol.
+func (m *Memberlist) Members() []Node {
+	return append([]Node(nil), m.view.Load().members...)
+}
+
+// NumMembers returns len(Members()) without copying.
+func (m *Memberlist) NumMembers() int { return len(m.view.Load().members) }
+
+// LocalNode returns this member as the cluster sees it.
+func (m *Memberlist) LocalNode() Node { return m.view.Load().local }
+
+// UpdateNode reads Delegate.NodeMeta again and announces it, waiting up to timeout for the
+// announcement to be disseminated.
+func (m *Memberlist) UpdateNode(timeout time.Duration) error {
+	var meta []byte
+	if m.cfg.Delegate != nil {
+		meta = m.cfg.Delegate.NodeMeta(MetaMaxSize)
+	}
+	if len(meta) > MetaMaxSize {
+		return fmt.Errorf("%w: NodeMeta returned %d bytes, the limit is %d", ErrMessageTooLarge, len(meta), MetaMaxSize)
+	}
+	return m.waitFor(timeout, func(token uint64) { m.core.updateMeta(time.Now(), meta, token) })
+}
+
+// Leave announces that this member is leaving and waits up to timeout for the announcement
+// to be disseminated. The member keeps running (answering probes) until Shutdown.
+func (m *Memberlist) Leave(timeout time.Duration) error {
+	return m.waitFor(timeout, func(token uint64) { m.core.leave(time.Now(), token) })
+}
+
+// waitFor runs an announcing call and waits for it, mapping the deadline to ErrTimeout.
+func (m *Memberlist) waitFor(timeout time.Duration, f func(token uint64)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	d, err := m.call(ctx, f)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w after %v", ErrTimeout, timeout)
+	}
+	if err != nil {
+		return err
+	}
+	return d.err
+}
+
+// SendBestEffort sends msg to one member in a single packet, with no acknowledgement.
+func (m *Memberlist) SendBestEffort(to Node, msg []byte) error {
+	if len(msg)+1+compoundHeader+compoundPartOverhead > m.cfg.UDPBufferSize {
+		return fmt.Errorf("%w: %d bytes do not fit in one %d-byte packet", ErrMessageTooLarge, len(msg), m.cfg.UDPBufferSize)
+	}
+	msg = append([]byte(nil), msg...)
+	_, err := m.call(context.Background(), func(token uint64) { m.core.sendUser(time.Now(), to.AddrPort(), to.Name, msg, false, token) })
+	return err
+}
+
+// SendReliable sends msg to one member over a stream and returns once it was written.
+func (m *Memberlist) SendReliable(to Node, msg []byte) error {
+	msg = append([]byte(nil), msg...)
+	d, err := m.call(context.Background(), func(token uint64) { m.core.sendUser(time.Now(), to.AddrPort(), to.Name, msg, true, token) })
+	if err != nil {
+		return err
+	}
+	return d.err
+}
+
+// Drops returns how many inputs from the network were dropped, by reason.
+func (m *Memberlist) Drops() map[DropReason]uint64 {
+	out := make(map[DropReason]uint64)
+	if err := m.runOnLoop(func() {
+		for r, n := range m.core.drops.counts {
+			if n > 0 {
+				out[DropReason(r)] = n
+			}
+		}
+	}); err != nil {
+		return nil
+	}
+	return out
+}
+
+// HealthScore returns Lifeguard's local health score: 0 is healthy; higher means this member
+// has recently seemed slow and is stretching its probe timeouts.
+func (m *Memberlist) HealthScore() int {
+	var s int
+	m.runOnLoop(func() { s = m.core.awareness.score })
+	return s
+}
+
+// Shutdown stops the member without announcing anything (use Leave first to leave
+// gracefully), closes the transport and waits for every goroutine to end. It is idempotent.
+func (m *Memberlist) Shutdown() error {
+	var err error
+	m.stopOnce.Do(func() {
+		m.stopped.Store(true)
+		close(m.stop)
+		<-m.loopDone
+		err = m.transport.Shutdown()
+		m.connMu.Lock()
+		for c := range m.conns {
+			c.Close()
+		}
+		m.connMu.Unlock()
+		m.streams.Wait()
+		m.events.close()
+	})
+	return err
+}
