@@ -124,6 +124,9 @@ func (m *Memberlist) runOnLoop(f func()) error {
 
 // call runs an API input that finishes asynchronously and waits for its apiDone.
 func (m *Memberlist) call(ctx context.Context, f func(token uint64)) (apiDone, error) {
+	if err := ctx.Err(); err != nil {
+		return apiDone{}, err
+	}
 	ch := make(chan apiDone, 1)
 	err := m.runOnLoop(func() {
 		m.nextToken++

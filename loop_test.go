@@ -239,7 +239,7 @@ func TestJoinErrors(t *testing.T) {
 
 func TestCreateRejectsBadConfig(t *testing.T) {
 	for _, tc := range []struct {
-		field string
+		field  string
 		break_ func(*Config)
 	}{
 		{"Name", func(c *Config) { c.Name = "" }},
