@@ -85,10 +85,10 @@ func (m *Ping) Append(b []byte) []byte {
 // Decode decodes a ping body.
 func (m *Ping) Decode(body []byte) error {
 	d := decoder{b: body}
-	return d.fields(func(k string) (bool, error) {
+	return d.fields(func(k []byte) (bool, error) {
 		var err error
 		var u uint64
-		switch k {
+		switch string(k) {
 		case "SeqNo":
 			u, err = d.uint(math.MaxUint32)
 			m.SeqNo = uint32(u)
@@ -152,10 +152,10 @@ func (m *IndirectPingReq) Append(b []byte) []byte {
 // Decode decodes an indirect ping body.
 func (m *IndirectPingReq) Decode(body []byte) error {
 	d := decoder{b: body}
-	return d.fields(func(k string) (bool, error) {
+	return d.fields(func(k []byte) (bool, error) {
 		var err error
 		var u uint64
-		switch k {
+		switch string(k) {
 		case "SeqNo":
 			u, err = d.uint(math.MaxUint32)
 			m.SeqNo = uint32(u)
@@ -198,9 +198,9 @@ func (m *AckResp) Append(b []byte) []byte {
 // Decode decodes an ack body.
 func (m *AckResp) Decode(body []byte) error {
 	d := decoder{b: body}
-	return d.fields(func(k string) (bool, error) {
+	return d.fields(func(k []byte) (bool, error) {
 		var err error
-		switch k {
+		switch string(k) {
 		case "SeqNo":
 			var u uint64
 			u, err = d.uint(math.MaxUint32)
@@ -226,8 +226,8 @@ func (m *NackResp) Append(b []byte) []byte {
 // Decode decodes a nack body.
 func (m *NackResp) Decode(body []byte) error {
 	d := decoder{b: body}
-	return d.fields(func(k string) (bool, error) {
-		if k != "SeqNo" {
+	return d.fields(func(k []byte) (bool, error) {
+		if string(k) != "SeqNo" {
 			return false, nil
 		}
 		u, err := d.uint(math.MaxUint32)
@@ -279,9 +279,9 @@ func appendAccusation(b []byte, t MessageType, inc uint32, node, from string) []
 
 func decodeAccusation(body []byte, inc *uint32, node, from *string) error {
 	d := decoder{b: body}
-	return d.fields(func(k string) (bool, error) {
+	return d.fields(func(k []byte) (bool, error) {
 		var err error
-		switch k {
+		switch string(k) {
 		case "Incarnation":
 			var u uint64
 			u, err = d.uint(math.MaxUint32)
@@ -321,10 +321,10 @@ func (m *Alive) Append(b []byte) []byte {
 // Decode decodes an alive body.
 func (m *Alive) Decode(body []byte) error {
 	d := decoder{b: body}
-	return d.fields(func(k string) (bool, error) {
+	return d.fields(func(k []byte) (bool, error) {
 		var err error
 		var u uint64
-		switch k {
+		switch string(k) {
 		case "Incarnation":
 			u, err = d.uint(math.MaxUint32)
 			m.Incarnation = uint32(u)
@@ -358,8 +358,8 @@ func (m *ErrResp) Append(b []byte) []byte {
 // Decode decodes an error response body.
 func (m *ErrResp) Decode(body []byte) error {
 	d := decoder{b: body}
-	return d.fields(func(k string) (bool, error) {
-		if k != "Error" {
+	return d.fields(func(k []byte) (bool, error) {
+		if string(k) != "Error" {
 			return false, nil
 		}
 		var err error

@@ -361,7 +361,7 @@ func (d *decoder) skip(depth int) error {
 
 // fields walks a map, calling field for each key; field returns false for keys it does not
 // know, which are then skipped.
-func (d *decoder) fields(field func(key string) (bool, error)) error {
+func (d *decoder) fields(field func(key []byte) (bool, error)) error {
 	n, err := d.mapLen()
 	if err != nil {
 		return err
@@ -371,7 +371,7 @@ func (d *decoder) fields(field func(key string) (bool, error)) error {
 		if err != nil {
 			return err
 		}
-		known, err := field(string(k))
+		known, err := field(k)
 		if err != nil {
 			return err
 		}

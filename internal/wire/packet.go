@@ -64,9 +64,9 @@ func Decompress(body []byte, limit int) ([]byte, error) {
 	var algo uint64
 	var buf []byte
 	d := decoder{b: body}
-	err := d.fields(func(k string) (bool, error) {
+	err := d.fields(func(k []byte) (bool, error) {
 		var err error
-		switch k {
+		switch string(k) {
 		case "Algo":
 			algo, err = d.uint(255)
 		case "Buf":

@@ -27,9 +27,9 @@ func (h *PushPullHeader) AppendBody(b []byte) []byte {
 // DecodeBody decodes the header map and returns the bytes it took.
 func (h *PushPullHeader) DecodeBody(body []byte) (int, error) {
 	d := decoder{b: body}
-	err := d.fields(func(k string) (bool, error) {
+	err := d.fields(func(k []byte) (bool, error) {
 		var err error
-		switch k {
+		switch string(k) {
 		case "Nodes":
 			h.Nodes, err = d.int()
 		case "UserStateLen":
@@ -70,10 +70,10 @@ func (s *PushNodeState) AppendBody(b []byte) []byte {
 // DecodeBody decodes a node state map and returns the bytes it took.
 func (s *PushNodeState) DecodeBody(body []byte) (int, error) {
 	d := decoder{b: body}
-	err := d.fields(func(k string) (bool, error) {
+	err := d.fields(func(k []byte) (bool, error) {
 		var err error
 		var u uint64
-		switch k {
+		switch string(k) {
 		case "Name":
 			s.Name, err = d.string()
 		case "Addr":
@@ -169,8 +169,8 @@ func (h *UserMsgHeader) AppendBody(b []byte) []byte {
 // DecodeBody decodes the header map and returns the bytes it took.
 func (h *UserMsgHeader) DecodeBody(body []byte) (int, error) {
 	d := decoder{b: body}
-	err := d.fields(func(k string) (bool, error) {
-		if k != "UserMsgLen" {
+	err := d.fields(func(k []byte) (bool, error) {
+		if string(k) != "UserMsgLen" {
 			return false, nil
 		}
 		var err error
