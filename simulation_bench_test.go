@@ -2,19 +2,22 @@ package swim
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
 
 // BenchmarkSimulator measures simulator speed: virtual seconds of a converged cluster with
-// LAN timings per wall second, and what each member sends. Run the 10,000-member case with
+// LAN timings per wall second, and what each member sends. Every simulated member holds a
+// full member table, so memory grows as n²: 3,000 members take about 2 GiB, and 10,000 need
+// more than the 24 GiB of the project's machines. Run the large cases with
 //
-//	go test -run '^$' -bench 'Simulator/n=10000' -benchtime 1x -timeout 30m .
+//	SWIM_BENCH_LARGE=1 go test -run '^$' -bench 'Simulator/n=3000' -benchtime 1x -timeout 30m .
 func BenchmarkSimulator(b *testing.B) {
-	for _, n := range []int{100, 1000, 10000} {
+	for _, n := range []int{100, 1000, 3000, 10000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			if n > 1000 && testing.Short() {
-				b.Skip("10,000 members: run explicitly")
+			if n > 1000 && os.Getenv("SWIM_BENCH_LARGE") == "" {
+				b.Skip("large simulation: set SWIM_BENCH_LARGE=1")
 			}
 			const virtual = 60 * time.Second
 			for i := 0; i < b.N; i++ {
