@@ -87,6 +87,9 @@ func (m *Memberlist) drain() {
 	if len(out.events) > 0 {
 		m.events.push(out.events)
 	}
+	// Publish before finishing API calls, so that Members() after Join returns shows what the
+	// join learnt.
+	m.publish()
 	for _, d := range out.done {
 		if ch := m.waiters[d.token]; ch != nil {
 			delete(m.waiters, d.token)
@@ -94,7 +97,6 @@ func (m *Memberlist) drain() {
 		}
 	}
 	out.reset()
-	m.publish()
 }
 
 // publish swaps in a new snapshot for Members() when the view changed.

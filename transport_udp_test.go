@@ -56,3 +56,42 @@ func TestNetTransportLoopback(t *testing.T) {
 		})
 	}
 }
+
+// Two members on real loopback sockets, with the default transport: join, see each other,
+// leave. The only runtime test on real sockets; the rest run in virtual time.
+func TestMembersOnLoopback(t *testing.T) {
+	events := make(chan NodeEvent, 8)
+	start := func(name string, ev chan NodeEvent) *Memberlist {
+		cfg := DefaultLocalConfig()
+		cfg.Name = name
+		cfg.BindAddr = "127.0.0.1"
+		cfg.BindPort = 0
+		if ev != nil {
+			cfg.Events = &ChannelEventDelegate{Ch: ev}
+		}
+		m, err := Create(cfg)
+		require.NoError(t, err)
+		return m
+	}
+	a, b := start("a", events), start("b", nil)
+	defer a.Shutdown()
+	defer b.Shutdown()
+	require.NotEqual(t, uint16(7946), a.LocalNode().Port, "port 0 binds a free port and advertises it")
+	n, err := b.Join([]string{a.LocalNode().Address()})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Equal(t, 2, b.NumMembers(), "Members() after Join shows what the join learnt")
+	for e := range events {
+		if e.Type == EventJoin && e.Node.Name == "b" {
+			break
+		}
+	}
+	require.Equal(t, 2, a.NumMembers())
+	require.NoError(t, b.Leave(2*time.Second))
+	for e := range events {
+		if e.Type == EventLeave && e.Node.Name == "b" {
+			require.Equal(t, StateLeft, e.Node.State)
+			break
+		}
+	}
+}
