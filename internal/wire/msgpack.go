@@ -292,6 +292,71 @@ func (d *decoder) bool() (bool, error) {
 	return v == 1, err
 }
 
+// shape says how a msgpack value continues after its first byte: payload bytes that follow
+// at once, nested items (a map's entries count twice), or a big-endian length of lenBytes bytes
+// that counts payload bytes or items, as lenCounts says.
+type shape struct {
+	payload, items uint64
+	lenBytes       int
+	lenCounts      byte // 'b' bytes, 'a' array items, 'm' map entries
+}
+
+// shapeOf classifies a msgpack first byte; ok is false for bytes that start no value
+// (0xc1). Ext values keep their type byte in the payload.
+func shapeOf(c byte) (s shape, ok bool) {
+	switch {
+	case c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+	case c&0xf0 == 0x80:
+		s.items = 2 * uint64(c&0x0f)
+	case c&0xf0 == 0x90:
+		s.items = uint64(c & 0x0f)
+	case c&0xe0 == 0xa0:
+		s.payload = uint64(c & 0x1f)
+	case c == 0xc4 || c == 0xd9:
+		s.lenBytes, s.lenCounts = 1, 'b'
+	case c == 0xc5 || c == 0xda:
+		s.lenBytes, s.lenCounts = 2, 'b'
+	case c == 0xc6 || c == 0xdb:
+		s.lenBytes, s.lenCounts = 4, 'b'
+	case c == 0xc7 || c == 0xc8 || c == 0xc9:
+		s.lenBytes, s.lenCounts, s.payload = 1<<(c-0xc7), 'b', 1
+	case c == 0xca:
+		s.payload = 4
+	case c == 0xcb:
+		s.payload = 8
+	case c >= 0xcc && c <= 0xcf:
+		s.payload = 1 << (c - 0xcc)
+	case c >= 0xd0 && c <= 0xd3:
+		s.payload = 1 << (c - 0xd0)
+	case c >= 0xd4 && c <= 0xd8:
+		s.payload = 1 + 1<<(c-0xd4)
+	case c == 0xdc:
+		s.lenBytes, s.lenCounts = 2, 'a'
+	case c == 0xdd:
+		s.lenBytes, s.lenCounts = 4, 'a'
+	case c == 0xde:
+		s.lenBytes, s.lenCounts = 2, 'm'
+	case c == 0xdf:
+		s.lenBytes, s.lenCounts = 4, 'm'
+	default:
+		return s, false
+	}
+	return s, true
+}
+
+// withLength completes a shape with the length read for it.
+func (s shape) withLength(n uint64) shape {
+	switch s.lenCounts {
+	case 'b':
+		s.payload += n
+	case 'a':
+		s.items = n
+	case 'm':
+		s.items = 2 * n
+	}
+	return s
+}
+
 // skip passes over one value of any type.
 func (d *decoder) skip(depth int) error {
 	if depth > maxDepth {
@@ -301,57 +366,22 @@ func (d *decoder) skip(depth int) error {
 	if err != nil {
 		return err
 	}
-	var n uint64
-	items := uint64(0) // nested values to skip
-	switch {
-	case c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-		return nil
-	case c&0xf0 == 0x80:
-		items = 2 * uint64(c&0x0f)
-	case c&0xf0 == 0x90:
-		items = uint64(c & 0x0f)
-	case c&0xe0 == 0xa0:
-		n = uint64(c & 0x1f)
-	case c == 0xc4 || c == 0xd9:
-		n, err = d.uintN(1)
-	case c == 0xc5 || c == 0xda:
-		n, err = d.uintN(2)
-	case c == 0xc6 || c == 0xdb:
-		n, err = d.uintN(4)
-	case c == 0xc7 || c == 0xc8 || c == 0xc9:
-		n, err = d.uintN(1 << (c - 0xc7))
-		n++ // the ext type byte
-	case c == 0xca:
-		n = 4
-	case c == 0xcb:
-		n = 8
-	case c >= 0xcc && c <= 0xcf:
-		n = 1 << (c - 0xcc)
-	case c >= 0xd0 && c <= 0xd3:
-		n = 1 << (c - 0xd0)
-	case c >= 0xd4 && c <= 0xd8:
-		n = 1 + 1<<(c-0xd4)
-	case c == 0xdc:
-		items, err = d.uintN(2)
-	case c == 0xdd:
-		items, err = d.uintN(4)
-	case c == 0xde:
-		items, err = d.uintN(2)
-		items *= 2
-	case c == 0xdf:
-		items, err = d.uintN(4)
-		items *= 2
-	default:
+	s, ok := shapeOf(c)
+	if !ok {
 		return fmt.Errorf("%w: unknown msgpack byte 0x%02x", ErrMalformed, c)
 	}
-	if err != nil {
-		return err
+	if s.lenBytes > 0 {
+		n, err := d.uintN(s.lenBytes)
+		if err != nil {
+			return err
+		}
+		s = s.withLength(n)
 	}
-	if n > uint64(len(d.b)-d.off) || items > uint64(len(d.b)-d.off) {
+	if s.payload > uint64(len(d.b)-d.off) || s.items > uint64(len(d.b)-d.off) {
 		return ErrTruncated
 	}
-	d.off += int(n)
-	for range items {
+	d.off += int(s.payload)
+	for range s.items {
 		if err := d.skip(depth + 1); err != nil {
 			return err
 		}

@@ -161,56 +161,22 @@ func readValue(r *bufio.Reader, dst []byte, budget *int, depth int) ([]byte, err
 		return nil, truncated(err)
 	}
 	dst = append(dst, c)
-	lenBytes, payload, items := 0, uint64(0), uint64(0)
-	switch {
-	case c < 0x80 || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
-	case c&0xf0 == 0x80:
-		items = 2 * uint64(c&0x0f)
-	case c&0xf0 == 0x90:
-		items = uint64(c & 0x0f)
-	case c&0xe0 == 0xa0:
-		payload = uint64(c & 0x1f)
-	case c == 0xc4 || c == 0xd9:
-		lenBytes = 1
-	case c == 0xc5 || c == 0xda:
-		lenBytes = 2
-	case c == 0xc6 || c == 0xdb:
-		lenBytes = 4
-	case c == 0xca:
-		payload = 4
-	case c == 0xcb:
-		payload = 8
-	case c >= 0xcc && c <= 0xcf:
-		payload = 1 << (c - 0xcc)
-	case c >= 0xd0 && c <= 0xd3:
-		payload = 1 << (c - 0xd0)
-	case c >= 0xd4 && c <= 0xd8:
-		payload = 1 + 1<<(c-0xd4)
-	case c == 0xdc || c == 0xde:
-		lenBytes = 2
-	case c == 0xdd || c == 0xdf:
-		lenBytes = 4
-	default: // ext 8/16/32 never appear in memberlist traffic
+	s, ok := shapeOf(c)
+	if !ok {
 		return nil, fmt.Errorf("%w: msgpack byte 0x%02x in a stream", ErrMalformed, c)
 	}
-	if lenBytes > 0 {
+	if s.lenBytes > 0 {
 		start := len(dst)
-		if dst, err = readN(r, dst, lenBytes); err != nil {
+		if dst, err = readN(r, dst, s.lenBytes); err != nil {
 			return nil, err
 		}
 		var n uint64
 		for _, b := range dst[start:] {
 			n = n<<8 | uint64(b)
 		}
-		switch c {
-		case 0xdc, 0xdd:
-			items = n
-		case 0xde, 0xdf:
-			items = 2 * n
-		default:
-			payload = n
-		}
+		s = s.withLength(n)
 	}
+	payload, items, lenBytes := s.payload, s.items, s.lenBytes
 	if payload > uint64(*budget) || items > uint64(*budget) {
 		return nil, fmt.Errorf("stream value of %d bytes or %d items: %w", payload, items, ErrOversized)
 	}
