@@ -192,3 +192,43 @@ func TestMessagesFailureAndLeave(t *testing.T) {
 	require.NoError(t, sw0.Leave(5*time.Second))
 	eventually(t, 10*time.Second, func() bool { return !slices.Contains(mlNames(ml0), "sw-0") }, "memberlist sees the swim leave")
 }
+
+// A memberlist member killed without leaving is declared dead by swim, and a memberlist leave
+// is seen by swim as a leave.
+func TestSwimDetectsMemberlist(t *testing.T) {
+	sw0, _ := newSwim(t, "sw-0", "")
+	ml0, _ := newML(t, "ml-0", "")
+	ml1, _ := newML(t, "ml-1", "")
+	for _, m := range []*memberlist.Memberlist{ml0, ml1} {
+		_, err := m.Join([]string{sw0.LocalNode().Address()})
+		require.NoError(t, err)
+	}
+	eventually(t, 10*time.Second, func() bool { return sw0.NumMembers() == 3 }, "three members")
+	require.NoError(t, ml1.Shutdown())
+	eventually(t, 30*time.Second, func() bool { return !slices.Contains(swimNames(sw0), "ml-1") }, "swim declares the killed memberlist member dead")
+	require.NoError(t, ml0.Leave(5*time.Second))
+	eventually(t, 10*time.Second, func() bool { return sw0.NumMembers() == 1 }, "swim sees the memberlist leave")
+}
+
+// memberlist speaking protocol versions 2 to 5 (nacks from 4, CRC from 5) joins swim and is
+// joined by it.
+func TestMemberlistProtocolVersions(t *testing.T) {
+	for v := uint8(2); v <= 5; v++ {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			c := memberlist.DefaultLocalConfig()
+			c.Name = "ml"
+			c.BindAddr = "127.0.0.1"
+			c.BindPort = 0
+			c.LogOutput = io.Discard
+			c.ProtocolVersion = v
+			ml, err := memberlist.Create(c)
+			require.NoError(t, err)
+			defer ml.Shutdown()
+			sw, _ := newSwim(t, "sw", "")
+			_, err = sw.Join([]string{ml.LocalNode().Address()})
+			require.NoError(t, err)
+			eventually(t, 10*time.Second, func() bool { return ml.NumMembers() == 2 && sw.NumMembers() == 2 }, "both see both")
+			require.Equal(t, v, sw.Members()[slices.IndexFunc(sw.Members(), func(n swim.Node) bool { return n.Name == "ml" })].PCur)
+		})
+	}
+}
