@@ -183,8 +183,7 @@ type pendingStream struct {
 	peer  netip.AddrPort
 	name  string // the peer's name, when known
 	seq   uint32 // streamPing: the probe it backs up
-	join  bool
-	chain bool // push/pull that belongs to a follow-up chain
+	chain bool   // push/pull that belongs to a follow-up chain
 }
 
 // core is the protocol state machine. One goroutine (the driver's) owns it.

@@ -291,11 +291,6 @@ func (s *Simulation) Partition(groups ...[]int) {
 // Heal ends any partition.
 func (s *Simulation) Heal() { s.net.Heal() }
 
-// SetLoss changes the loss probability of every link.
-func (s *Simulation) SetLoss(p float64, o SimOptions) {
-	s.net.SetDefaultLink(sim.Link{Latency: o.Latency, Jitter: o.Jitter, Loss: p, Duplicate: o.Duplicate, Reorder: o.Reorder})
-}
-
 // RunFor runs the simulation for d of virtual time.
 func (s *Simulation) RunFor(d time.Duration) { s.net.RunFor(d) }
 

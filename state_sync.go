@@ -121,7 +121,7 @@ func (c *core) join(now time.Time, seeds []netip.AddrPort, token uint64) {
 	c.queueSelfNews(c.selfAlive().Append(nil), 0)
 	buf := c.localState(true)
 	for _, s := range seeds {
-		c.openStream(s, buf, c.cfg.TCPTimeout, true, pendingStream{kind: streamJoin, token: token, join: true})
+		c.openStream(s, buf, c.cfg.TCPTimeout, true, pendingStream{kind: streamJoin, token: token})
 	}
 }
 

@@ -57,29 +57,57 @@ type Ping struct {
 
 // Append encodes the ping with its type byte.
 func (m *Ping) Append(b []byte) []byte {
-	n := 2
-	if len(m.SourceAddr) > 0 {
-		n++
-	}
-	if m.SourceNode != "" {
-		n++
-	}
-	if m.SourcePort != 0 {
-		n++
-	}
-	b = appendMapHeader(append(b, byte(PingMsg)), n)
+	b = appendMapHeader(append(b, byte(PingMsg)), 2+sourceFields(m.SourceAddr, m.SourceNode, m.SourcePort))
 	b = appendString(appendString(b, "Node"), m.Node)
 	b = appendUint(appendString(b, "SeqNo"), uint64(m.SeqNo))
-	if len(m.SourceAddr) > 0 {
-		b = appendBytes(appendString(b, "SourceAddr"), m.SourceAddr)
+	return appendSource(b, m.SourceAddr, m.SourceNode, m.SourcePort)
+}
+
+// sourceFields counts the omitempty Source fields that are set.
+func sourceFields(addr []byte, node string, port uint16) int {
+	n := 0
+	if len(addr) > 0 {
+		n++
 	}
-	if m.SourceNode != "" {
-		b = appendString(appendString(b, "SourceNode"), m.SourceNode)
+	if node != "" {
+		n++
 	}
-	if m.SourcePort != 0 {
-		b = appendUint(appendString(b, "SourcePort"), uint64(m.SourcePort))
+	if port != 0 {
+		n++
+	}
+	return n
+}
+
+// appendSource encodes the set Source fields, which sort together after SeqNo.
+func appendSource(b, addr []byte, node string, port uint16) []byte {
+	if len(addr) > 0 {
+		b = appendBytes(appendString(b, "SourceAddr"), addr)
+	}
+	if node != "" {
+		b = appendString(appendString(b, "SourceNode"), node)
+	}
+	if port != 0 {
+		b = appendUint(appendString(b, "SourcePort"), uint64(port))
 	}
 	return b
+}
+
+// source decodes key k if it is one of the Source fields.
+func (d *decoder) source(k []byte, addr *[]byte, node *string, port *uint16) (bool, error) {
+	var err error
+	switch string(k) {
+	case "SourceAddr":
+		*addr, err = d.bytes()
+	case "SourceNode":
+		*node, err = d.string()
+	case "SourcePort":
+		var u uint64
+		u, err = d.uint(math.MaxUint16)
+		*port = uint16(u)
+	default:
+		return false, nil
+	}
+	return true, err
 }
 
 // Decode decodes a ping body.
@@ -94,15 +122,8 @@ func (m *Ping) Decode(body []byte) error {
 			m.SeqNo = uint32(u)
 		case "Node":
 			m.Node, err = d.string()
-		case "SourceAddr":
-			m.SourceAddr, err = d.bytes()
-		case "SourcePort":
-			u, err = d.uint(math.MaxUint16)
-			m.SourcePort = uint16(u)
-		case "SourceNode":
-			m.SourceNode, err = d.string()
 		default:
-			return false, nil
+			return d.source(k, &m.SourceAddr, &m.SourceNode, &m.SourcePort)
 		}
 		return true, err
 	})
@@ -122,30 +143,12 @@ type IndirectPingReq struct {
 
 // Append encodes the request with its type byte.
 func (m *IndirectPingReq) Append(b []byte) []byte {
-	n := 5
-	if len(m.SourceAddr) > 0 {
-		n++
-	}
-	if m.SourceNode != "" {
-		n++
-	}
-	if m.SourcePort != 0 {
-		n++
-	}
-	b = appendMapHeader(append(b, byte(IndirectPingMsg)), n)
+	b = appendMapHeader(append(b, byte(IndirectPingMsg)), 5+sourceFields(m.SourceAddr, m.SourceNode, m.SourcePort))
 	b = appendBool(appendString(b, "Nack"), m.Nack)
 	b = appendString(appendString(b, "Node"), m.Node)
 	b = appendUint(appendString(b, "Port"), uint64(m.Port))
 	b = appendUint(appendString(b, "SeqNo"), uint64(m.SeqNo))
-	if len(m.SourceAddr) > 0 {
-		b = appendBytes(appendString(b, "SourceAddr"), m.SourceAddr)
-	}
-	if m.SourceNode != "" {
-		b = appendString(appendString(b, "SourceNode"), m.SourceNode)
-	}
-	if m.SourcePort != 0 {
-		b = appendUint(appendString(b, "SourcePort"), uint64(m.SourcePort))
-	}
+	b = appendSource(b, m.SourceAddr, m.SourceNode, m.SourcePort)
 	return appendBytes(appendString(b, "Target"), m.Target)
 }
 
@@ -168,15 +171,8 @@ func (m *IndirectPingReq) Decode(body []byte) error {
 			m.Node, err = d.string()
 		case "Nack":
 			m.Nack, err = d.bool()
-		case "SourceAddr":
-			m.SourceAddr, err = d.bytes()
-		case "SourcePort":
-			u, err = d.uint(math.MaxUint16)
-			m.SourcePort = uint16(u)
-		case "SourceNode":
-			m.SourceNode, err = d.string()
 		default:
-			return false, nil
+			return d.source(k, &m.SourceAddr, &m.SourceNode, &m.SourcePort)
 		}
 		return true, err
 	})
