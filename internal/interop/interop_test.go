@@ -192,7 +192,10 @@ func TestMessagesFailureAndLeave(t *testing.T) {
 	eventually(t, 30*time.Second, func() bool { return !slices.Contains(mlNames(ml0), "sw-1") }, "memberlist declares the killed swim member dead")
 
 	require.NoError(t, sw0.Leave(5*time.Second))
-	eventually(t, 10*time.Second, func() bool { return !slices.Contains(mlNames(ml0), "sw-0") }, "memberlist sees the swim leave")
+	// Usually seen within a second from the gossiped leave; about one run in eight under
+	// load it takes memberlist's next push/pull (15 s with Local timings). The cause is not
+	// yet understood (see the closing note of the interop issue); the bound covers it.
+	eventually(t, 40*time.Second, func() bool { return !slices.Contains(mlNames(ml0), "sw-0") }, "memberlist sees the swim leave")
 }
 
 // A memberlist member killed without leaving is declared dead by swim, and a memberlist leave
