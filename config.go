@@ -12,6 +12,14 @@ import (
 // DefaultLocalConfig and change what you need; Create validates it. Field names follow
 // hashicorp/memberlist wherever the concept is the same, so a memberlist configuration carries
 // over field by field.
+//
+// Limits on what a peer can make a member read, hold or do are either fields below
+// (TCPTimeout, HandoffQueueDepth, MaxConcurrentStreams, MaxPushPullNodes, MaxUserStateSize,
+// MaxStreamMessageSize) or fixed by the protocol: a datagram is read up to 65,536 bytes and
+// may decompress to at most 1 MiB; compound and compress messages nest at most 4 deep, and a
+// compound holds at most 255 parts; node names are at most 255 bytes and metadata at most
+// MetaMaxSize; a label is 1 to 255 bytes. Input over a limit is dropped and counted (see
+// Memberlist.Drops), never an error or a panic.
 type Config struct {
 	// Name is this member's name, unique in the cluster. Default: the host name.
 	Name string
@@ -127,6 +135,51 @@ type Config struct {
 	// without a reply. Default 128.
 	MaxConcurrentStreams int
 
+	// MaxPushPullNodes bounds the member states one push/pull may carry; a larger claim drops
+	// the exchange before any state is read. Default 1,048,576 (memberlist's).
+	MaxPushPullNodes int
+
+	// MaxUserStateSize bounds the delegate's state in one push/pull, in bytes. Default 20 MiB.
+	MaxUserStateSize int
+
+	// MaxStreamMessageSize bounds one message on a stream, in bytes: a reliable user message
+	// or an encrypted message; a compressed one may expand to twice this. Default 20 MiB
+	// (memberlist's).
+	MaxStreamMessageSize int
+
+	// Label isolates clusters that share a network: it is sent ahead of every packet and
+	// stream, and a member drops traffic whose label is not its own (unlabelled traffic
+	// included). With encryption the label is also authenticated. At most 255 bytes; wire
+	// compatible with memberlist's Label. Default "" (no label).
+	Label string
+
+	// SkipInboundLabelCheck treats inbound traffic as if it carried Label, for deployments
+	// where a proxy strips labels; traffic that still carries a label is then dropped.
+	// Default false.
+	SkipInboundLabelCheck bool
+
+	// SecretKey, if set, is installed as the primary encryption key: in a new keyring, or in
+	// Keyring if one is given. 16, 24 or 32 bytes (AES-128, -192, -256). Default nil.
+	SecretKey []byte
+
+	// Keyring holds the encryption keys; encryption is on while it holds at least one. Keys
+	// may be added, made primary and removed while the member runs, which is how a cluster
+	// rotates keys. nil means an empty keyring (see Memberlist.Keyring). Default nil.
+	Keyring *Keyring
+
+	// GossipVerifyIncoming, while encryption is on, drops input that is not encrypted with an
+	// installed key. Turn it off (with GossipVerifyOutgoing) to move a running plaintext
+	// cluster to encryption member by member; see Memberlist.SetGossipVerify. Default true.
+	GossipVerifyIncoming bool
+
+	// GossipVerifyOutgoing, while encryption is on, encrypts all output. Default true.
+	GossipVerifyOutgoing bool
+
+	// CIDRsAllowed, if not empty, lists the networks this member talks to: packets and
+	// streams from other addresses are dropped, and members advertising other addresses are
+	// not admitted. Build it with ParseCIDRs. Default nil (everyone).
+	CIDRsAllowed []netip.Prefix
+
 	// Delegate provides metadata, user messages, user broadcasts and push/pull user state.
 	// Optional.
 	Delegate Delegate
@@ -185,6 +238,11 @@ func DefaultLANConfig() *Config {
 		UDPBufferSize:           1400,
 		HandoffQueueDepth:       1024,
 		MaxConcurrentStreams:    128,
+		MaxPushPullNodes:        1 << 20,
+		MaxUserStateSize:        20 << 20,
+		MaxStreamMessageSize:    20 << 20,
+		GossipVerifyIncoming:    true,
+		GossipVerifyOutgoing:    true,
 	}
 }
 
@@ -288,6 +346,19 @@ func (c *Config) Validate() error {
 		return bad("HandoffQueueDepth", "must be at least 1")
 	case c.MaxConcurrentStreams < 1:
 		return bad("MaxConcurrentStreams", "must be at least 1")
+	case c.MaxPushPullNodes < 1:
+		return bad("MaxPushPullNodes", "must be at least 1")
+	case c.MaxUserStateSize < 0:
+		return bad("MaxUserStateSize", "is negative")
+	case c.MaxStreamMessageSize < 1024:
+		return bad("MaxStreamMessageSize", "must be at least 1024")
+	case len(c.Label) > 255:
+		return bad("Label", "is longer than 255 bytes")
+	}
+	if len(c.SecretKey) > 0 {
+		if err := ValidateKey(c.SecretKey); err != nil {
+			return bad("SecretKey", "must be 16, 24 or 32 bytes")
+		}
 	}
 	if c.AdvertiseAddr != "" {
 		if _, err := netip.ParseAddr(c.AdvertiseAddr); err != nil {

@@ -192,6 +192,9 @@ type core struct {
 	log *slog.Logger
 	rng *rand.Rand
 	lim wire.Limits
+	// sec is the label and encryption settings; allowed the networks peers may be in.
+	sec     security
+	allowed cidrs
 
 	self *member // this member's own entry in the table
 
@@ -226,22 +229,44 @@ type core struct {
 	out   outbox
 
 	// scratch buffers reused across packets
-	msgBuf, cmpBuf, zipBuf []byte
-	parts                  [][]byte
-	pick                   []*member
+	msgBuf, cmpBuf, zipBuf, crcBuf []byte
+	parts                          [][]byte
+	pick                           []*member
 }
 
 // newCore builds a core for the validated config cfg, advertising addr:port, with randomness
-// from rng. It does nothing until start.
-func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.Rand, log *slog.Logger) *core {
+// from rng and encryption nonces from nonces (a nil cfg.Keyring is an empty one). It does
+// nothing until start.
+func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.Rand, nonces func([]byte), log *slog.Logger) *core {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	lim := wire.DefaultLimits()
+	lim.MaxPushPullNodes = cfg.MaxPushPullNodes
+	lim.MaxUserStateLen = cfg.MaxUserStateSize
+	lim.MaxUserMsgLen = cfg.MaxStreamMessageSize
+	lim.MaxStreamEncrypted = cfg.MaxStreamMessageSize
+	lim.MaxDecompressed = 2 * cfg.MaxStreamMessageSize
+	vsn := encryptionPlain
+	if cfg.ProtocolVersion < 2 {
+		vsn = encryptionPadded
+	}
 	c := &core{
-		cfg:     cfg,
-		log:     log.With("node", cfg.Name),
-		rng:     rng,
-		lim:     wire.DefaultLimits(),
+		cfg: cfg,
+		log: log.With("node", cfg.Name),
+		rng: rng,
+		lim: lim,
+		sec: security{
+			label:          cfg.Label,
+			skipLabelCheck: cfg.SkipInboundLabelCheck,
+			keys:           cfg.Keyring,
+			verifyIncoming: cfg.GossipVerifyIncoming,
+			verifyOutgoing: cfg.GossipVerifyOutgoing,
+			encryptionVsn:  vsn,
+			nonces:         nonces,
+			lim:            lim,
+		},
+		allowed: cidrs(cfg.CIDRsAllowed),
 		relays:  make(map[uint32]relay),
 		streams: make(map[uint64]pendingStream),
 		joins:   make(map[uint64]*joinCall),
@@ -364,6 +389,19 @@ func (c *core) fire(t timer) {
 // handles every message inside. Bad input is counted and dropped, never returned.
 func (c *core) handlePacket(now time.Time, from netip.AddrPort, buf []byte) {
 	c.setNow(now)
+	if !c.allowed.allowed(from.Addr()) {
+		c.drop(DropNotAllowed, from, nil)
+		return
+	}
+	if len(buf) == 0 {
+		c.drop(DropTruncated, from, nil)
+		return
+	}
+	buf, err := c.sec.openPacket(buf)
+	if err != nil {
+		c.drop(dropReasonOf(err), from, err)
+		return
+	}
 	if len(buf) == 0 {
 		c.drop(DropTruncated, from, nil)
 		return
@@ -452,6 +490,7 @@ func (c *core) openStream(to netip.AddrPort, buf []byte, timeout time.Duration, 
 	id := c.nextStream
 	p.peer = to
 	c.streams[id] = p
+	buf = c.sec.sealStream(buf, true)
 	c.out.streams = append(c.out.streams, outStream{id: id, to: to, buf: buf, deadline: c.now.Add(timeout), wantReply: wantReply})
 }
 
@@ -478,6 +517,30 @@ func (c *core) handleStreamResult(now time.Time, id uint64, reply []byte, err er
 // and returns the framed reply to write, or nil to close without one.
 func (c *core) handleStreamRequest(now time.Time, from netip.AddrPort, msg []byte) []byte {
 	c.setNow(now)
+	if reply := c.serveStream(from, msg); reply != nil {
+		return c.sec.sealStream(reply, false)
+	}
+	return nil
+}
+
+// handleStreamError counts a stream request that could not be read, and returns the error
+// response to write, if the failure is one the dialer should hear about (section 6.6):
+// encryption either way, an undecryptable message, bad compression. Anything else, label
+// trouble included, closes the stream without a word.
+func (c *core) handleStreamError(now time.Time, from netip.AddrPort, err error) []byte {
+	c.setNow(now)
+	reason := dropReasonOf(err)
+	c.drop(reason, from, err)
+	switch reason {
+	case DropEncryption, DropDecryptFailed, DropCompression:
+		e := wire.ErrResp{Error: err.Error()}
+		return c.sec.sealStream(c.frameStream(e.Append(nil)), false)
+	}
+	return nil
+}
+
+// serveStream answers one stream request with an unsealed reply, or nil.
+func (c *core) serveStream(from netip.AddrPort, msg []byte) []byte {
 	if len(msg) == 0 {
 		c.drop(DropTruncated, from, nil)
 		return nil

@@ -17,24 +17,27 @@ type DropReason int
 
 // The reasons input is dropped.
 const (
-	DropTruncated    DropReason = iota // shorter than its framing says
-	DropMalformed                      // not valid msgpack, or a field of the wrong type
-	DropOversized                      // over a size or count limit
-	DropUnknownType                    // a message type this member does not handle there
-	DropCRCMismatch                    // the CRC wrapper did not match
-	DropBadLabel                       // a malformed or unexpected label
-	DropCompression                    // unknown compression algorithm or bad LZW data
-	DropEncryption                     // encrypted when not expected, or not when expected
-	DropMisaddressed                   // a ping meant for a member of another name
-	DropQueueFull                      // the loop's input queue was full
-	DropStreamLimit                    // too many inbound streams at once
-	DropIncompatible                   // a push/pull from a member with incompatible versions
+	DropTruncated     DropReason = iota // shorter than its framing says
+	DropMalformed                       // not valid msgpack, or a field of the wrong type
+	DropOversized                       // over a size or count limit
+	DropUnknownType                     // a message type this member does not handle there
+	DropCRCMismatch                     // the CRC wrapper did not match
+	DropBadLabel                        // a malformed or unexpected label
+	DropCompression                     // unknown compression algorithm or bad LZW data
+	DropEncryption                      // encrypted when not expected, or not when expected
+	DropMisaddressed                    // a ping meant for a member of another name
+	DropQueueFull                       // the loop's input queue was full
+	DropStreamLimit                     // too many inbound streams at once
+	DropIncompatible                    // a push/pull from a member with incompatible versions
+	DropDecryptFailed                   // no installed key decrypts it (wrong key, or tampered)
+	DropNotAllowed                      // from, or about, an address outside CIDRsAllowed
 	numDropReasons
 )
 
 var dropReasonNames = [numDropReasons]string{
 	"truncated", "malformed", "oversized", "unknown_type", "crc_mismatch", "bad_label",
 	"compression", "encryption", "misaddressed", "queue_full", "stream_limit", "incompatible",
+	"decrypt_failed", "not_allowed",
 }
 
 func (r DropReason) String() string {
@@ -61,6 +64,8 @@ func dropReasonOf(err error) DropReason {
 		return DropCompression
 	case errors.Is(err, wire.ErrEncryptionNotConfigured), errors.Is(err, wire.ErrNotEncrypted):
 		return DropEncryption
+	case errors.Is(err, errDecrypt), errors.Is(err, errEncryptionVersion):
+		return DropDecryptFailed
 	}
 	return DropMalformed
 }
@@ -83,4 +88,15 @@ func (c *core) drop(reason DropReason, from netip.AddrPort, err error) {
 	d.lastLog = c.now
 	c.log.Debug("dropped input", "reason", reason.String(), "peer", from.String(), "error", err, "suppressed", d.suppressed)
 	d.suppressed = 0
+}
+
+// byReason returns the non-zero counts.
+func (d *drops) byReason() map[DropReason]uint64 {
+	out := make(map[DropReason]uint64)
+	for r, n := range d.counts {
+		if n > 0 {
+			out[DropReason(r)] = n
+		}
+	}
+	return out
 }

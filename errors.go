@@ -20,4 +20,11 @@ var (
 	ErrMessageTooLarge = errors.New("swim: message too large")
 	// ErrTimeout is returned when Leave or UpdateNode did not finish within its timeout.
 	ErrTimeout = errors.New("swim: timed out")
+	// ErrInvalidKey is returned for an encryption key that is not 16, 24 or 32 bytes.
+	ErrInvalidKey = errors.New("swim: invalid encryption key")
+	// ErrKeyNotInstalled is returned by Keyring.UseKey for a key the keyring does not hold.
+	ErrKeyNotInstalled = errors.New("swim: key is not installed")
+	// ErrRemovePrimaryKey is returned by Keyring.RemoveKey for the primary key: make another
+	// key primary first.
+	ErrRemovePrimaryKey = errors.New("swim: cannot remove the primary key")
 )

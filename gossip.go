@@ -22,7 +22,7 @@ func (c *core) gossipTick() {
 		return false
 	})
 	for _, t := range targets {
-		parts := c.collectBroadcasts(c.parts[:0], c.cfg.UDPBufferSize-compoundHeader)
+		parts := c.collectBroadcasts(c.parts[:0], c.packetBudget())
 		c.sendParts(t.addrPort(), t, parts)
 		clear(parts)
 		c.parts = parts[:0]

@@ -13,8 +13,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/swim-go/swim/internal/wire"
 )
 
 // streamResult is a finished outbound stream exchange.
@@ -47,9 +45,7 @@ func (m *Memberlist) loop() {
 			m.core.handleStreamResult(time.Now(), r.id, r.reply, r.err)
 		case in := <-m.inbound:
 			if in.err != nil {
-				m.core.setNow(time.Now())
-				m.core.drop(dropReasonOf(in.err), in.from, in.err)
-				in.reply <- nil
+				in.reply <- m.core.handleStreamError(time.Now(), in.from, in.err)
 			} else {
 				in.reply <- m.core.handleStreamRequest(time.Now(), in.from, in.msg)
 			}
@@ -82,7 +78,7 @@ func (m *Memberlist) drain() {
 	}
 	for _, st := range out.streams {
 		m.streams.Add(1)
-		go m.exchange(st)
+		go m.exchange(st, m.core.sec)
 	}
 	if len(out.events) > 0 {
 		m.events.push(out.events)
@@ -166,16 +162,16 @@ func (m *Memberlist) untrack(c net.Conn) {
 }
 
 // exchange runs one outbound stream: dial, write the request, read the reply, report back.
-func (m *Memberlist) exchange(st outStream) {
+func (m *Memberlist) exchange(st outStream, sec security) {
 	defer m.streams.Done()
-	reply, err := m.roundTrip(st)
+	reply, err := m.roundTrip(st, &sec)
 	select {
 	case m.results <- streamResult{id: st.id, reply: reply, err: err}:
 	case <-m.stop:
 	}
 }
 
-func (m *Memberlist) roundTrip(st outStream) ([]byte, error) {
+func (m *Memberlist) roundTrip(st outStream, sec *security) ([]byte, error) {
 	conn, err := m.transport.DialTimeout(st.to, max(time.Until(st.deadline), time.Millisecond))
 	if err != nil {
 		return nil, err
@@ -192,11 +188,18 @@ func (m *Memberlist) roundTrip(st outStream) ([]byte, error) {
 	if !st.wantReply {
 		return nil, nil
 	}
-	return wire.ReadStreamMessage(conn, wire.StreamOptions{Limits: m.core.lim})
+	return sec.readReply(conn)
 }
 
-// accept serves an inbound stream, unless too many are being served already.
+// accept serves an inbound stream, unless it comes from outside CIDRsAllowed or too many are
+// being served already.
 func (m *Memberlist) accept(conn net.Conn) {
+	if from := addrPortOf(conn.RemoteAddr()); !m.core.allowed.allowed(from.Addr()) {
+		conn.Close()
+		m.core.setNow(time.Now())
+		m.core.drop(DropNotAllowed, from, nil)
+		return
+	}
 	select {
 	case m.streamSlots <- struct{}{}:
 	default:
@@ -210,16 +213,16 @@ func (m *Memberlist) accept(conn net.Conn) {
 		return
 	}
 	m.streams.Add(1)
-	go m.serve(conn)
+	go m.serve(conn, m.core.sec)
 }
 
 // serve reads one request, hands it to the loop, and writes the reply.
-func (m *Memberlist) serve(conn net.Conn) {
+func (m *Memberlist) serve(conn net.Conn, sec security) {
 	defer m.streams.Done()
 	defer func() { <-m.streamSlots }()
 	defer m.untrack(conn)
 	conn.SetDeadline(time.Now().Add(m.cfg.TCPTimeout))
-	msg, err := wire.ReadStreamMessage(conn, wire.StreamOptions{Limits: m.core.lim})
+	msg, err := sec.readRequest(conn)
 	in := inboundStream{from: addrPortOf(conn.RemoteAddr()), msg: msg, err: err, reply: make(chan []byte, 1)}
 	select {
 	case m.inbound <- in:

@@ -95,6 +95,10 @@ func Create(conf *Config) (*Memberlist, error) {
 	rng := rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 
 	cfg := *conf
+	if cfg.Keyring, err = buildKeyring(conf); err != nil {
+		t.Shutdown()
+		return nil, err
+	}
 	m := &Memberlist{
 		cfg:         &cfg,
 		log:         log,
@@ -108,7 +112,7 @@ func Create(conf *Config) (*Memberlist, error) {
 		streamSlots: make(chan struct{}, cfg.MaxConcurrentStreams),
 		conns:       make(map[net.Conn]struct{}),
 	}
-	m.core = newCore(m.cfg, addr, uint16(port), meta, rng, log)
+	m.core = newCore(m.cfg, addr, uint16(port), meta, rng, func(b []byte) { crand.Read(b) }, log)
 	m.core.start(time.Now())
 	m.publish()
 	m.events.start(m.cfg)
@@ -243,16 +247,44 @@ func (m *Memberlist) SendReliable(to Node, msg []byte) error {
 	return d.err
 }
 
+// buildKeyring returns the keyring a member uses: conf.Keyring or a new empty one, with
+// conf.SecretKey installed as its primary key.
+func buildKeyring(conf *Config) (*Keyring, error) {
+	k := conf.Keyring
+	if k == nil {
+		k = &Keyring{}
+	}
+	if len(conf.SecretKey) > 0 {
+		if err := k.AddKey(conf.SecretKey); err != nil {
+			return nil, err
+		}
+		if err := k.UseKey(conf.SecretKey); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// Keyring returns the member's keyring. Keys added, made primary or removed take effect at
+// once for packets and for streams opened afterwards.
+func (m *Memberlist) Keyring() *Keyring { return m.cfg.Keyring }
+
+// SetGossipVerify changes GossipVerifyIncoming and GossipVerifyOutgoing while the member
+// runs. Moving a running plaintext cluster to encryption without a partition takes three
+// passes over the members, each finished everywhere before the next starts: install the key
+// with both off (still plaintext out, either accepted in); turn outgoing on (encrypted out);
+// turn incoming on (plaintext refused).
+func (m *Memberlist) SetGossipVerify(incoming, outgoing bool) error {
+	return m.runOnLoop(func() {
+		m.core.sec.verifyIncoming = incoming
+		m.core.sec.verifyOutgoing = outgoing
+	})
+}
+
 // Drops returns how many inputs from the network were dropped, by reason.
 func (m *Memberlist) Drops() map[DropReason]uint64 {
-	out := make(map[DropReason]uint64)
-	if err := m.runOnLoop(func() {
-		for r, n := range m.core.drops.counts {
-			if n > 0 {
-				out[DropReason(r)] = n
-			}
-		}
-	}); err != nil {
+	var out map[DropReason]uint64
+	if err := m.runOnLoop(func() { out = m.core.drops.byReason() }); err != nil {
 		return nil
 	}
 	return out

@@ -2,7 +2,8 @@ package swim
 
 // How messages become datagrams (wire-format.md section 5.1): the primary message, then as
 // many broadcasts as fit in UDPBufferSize piggybacked as a compound, then compression when it
-// makes the packet smaller, then a CRC for peers that check one. Packets are built in reused
+// makes the packet smaller, then a CRC for peers that check one, then encryption and the
+// label (security.go). Packets are built in reused
 // scratch buffers and land in the outbox's arena, so sending allocates nothing in the steady
 // state.
 
@@ -19,7 +20,7 @@ const compoundHeader = 2
 // the destination's entry when known, for the CRC decision.
 func (c *core) sendMsg(to netip.AddrPort, peer *member, msgs ...[]byte) {
 	parts := append(c.parts[:0], msgs...)
-	budget := c.cfg.UDPBufferSize - compoundHeader
+	budget := c.packetBudget()
 	for _, m := range msgs {
 		budget -= len(m) + compoundPartOverhead
 	}
@@ -42,6 +43,12 @@ func (c *core) sendParts(to netip.AddrPort, peer *member, parts [][]byte) {
 	}
 }
 
+// packetBudget is how many bytes of messages fit in one compound packet, after the label
+// and encryption take their share.
+func (c *core) packetBudget() int {
+	return c.cfg.UDPBufferSize - compoundHeader - c.sec.packetOverhead()
+}
+
 // sendPacket applies the outer layers to a finished message and puts it in the outbox.
 func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
 	if c.cfg.EnableCompression && len(pkt) >= compressMinSize {
@@ -50,11 +57,11 @@ func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
 			pkt = c.zipBuf
 		}
 	}
-	start := len(c.out.arena)
 	if peer != nil && peer.vsn[1] >= 5 {
-		c.out.arena = wire.AppendCRC(c.out.arena, pkt)
-	} else {
-		c.out.arena = append(c.out.arena, pkt...)
+		c.crcBuf = wire.AppendCRC(c.crcBuf[:0], pkt)
+		pkt = c.crcBuf
 	}
+	start := len(c.out.arena)
+	c.out.arena = c.sec.sealPacket(c.out.arena, pkt)
 	c.out.packets = append(c.out.packets, outPacket{to: to, buf: c.out.arena[start:len(c.out.arena):len(c.out.arena)]})
 }

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/swim-go/swim/internal/sim"
-	"github.com/swim-go/swim/internal/wire"
 )
 
 // SimOptions configures a Simulation.
@@ -139,8 +138,23 @@ func (s *Simulation) boot(n *simNode) {
 	cfg := s.tmpl
 	cfg.Name = n.name
 	cfg.Transport = nil
+	// Every member has its own keyring, as separate processes do, so that keys can be
+	// rotated member by member.
+	cfg.Keyring = &Keyring{}
+	for _, k := range s.tmpl.Keyring.Keys() {
+		cfg.Keyring.AddKey(k)
+	}
+	if len(cfg.SecretKey) > 0 {
+		cfg.Keyring.AddKey(cfg.SecretKey)
+		cfg.Keyring.UseKey(cfg.SecretKey)
+	}
 	rng := rand.New(rand.NewPCG(s.net.Rand().Uint64(), s.net.Rand().Uint64()))
-	n.core = newCore(&cfg, n.addr.Addr(), n.addr.Port(), nil, rng, s.log)
+	nonces := rand.New(rand.NewPCG(rng.Uint64(), rng.Uint64()))
+	n.core = newCore(&cfg, n.addr.Addr(), n.addr.Port(), nil, rng, func(b []byte) {
+		for i := range b {
+			b[i] = byte(nonces.Uint32())
+		}
+	}, s.log)
 	n.running = true
 	n.wakeAt = 0
 	n.seen = 0
@@ -327,6 +341,19 @@ func (s *Simulation) Incarnation(i, j int) uint32 {
 	return 0
 }
 
+// Keyring returns member i's keyring.
+func (s *Simulation) Keyring(i int) *Keyring { return s.nodes[i].core.sec.keys }
+
+// SetGossipVerify changes member i's GossipVerifyIncoming and GossipVerifyOutgoing, as
+// Memberlist.SetGossipVerify does.
+func (s *Simulation) SetGossipVerify(i int, incoming, outgoing bool) {
+	sec := &s.nodes[i].core.sec
+	sec.verifyIncoming, sec.verifyOutgoing = incoming, outgoing
+}
+
+// Drops returns how many inputs member i dropped, by reason.
+func (s *Simulation) Drops(i int) map[DropReason]uint64 { return s.nodes[i].core.drops.byReason() }
+
 // HealthScore returns member i's Lifeguard local health score.
 func (s *Simulation) HealthScore(i int) int { return s.nodes[i].core.awareness.score }
 
@@ -443,18 +470,20 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 		if peer == nil || !peer.running {
 			return
 		}
-		req, err := wire.ReadStreamMessage(bytes.NewReader(buf), wire.StreamOptions{Limits: wire.DefaultLimits()})
-		if err != nil {
-			peer.core.drop(dropReasonOf(err), n.addr, err)
-			return
+		var reply []byte
+		if !peer.core.allowed.allowed(n.addr.Addr()) {
+			peer.core.drop(DropNotAllowed, n.addr, nil)
+		} else if req, err := peer.core.sec.readRequest(bytes.NewReader(buf)); err != nil {
+			reply = peer.core.handleStreamError(now, n.addr, err)
+		} else {
+			reply = peer.core.handleStreamRequest(now, n.addr, req)
 		}
-		reply := peer.core.handleStreamRequest(now, n.addr, req)
 		s.flush(peer)
 		if !st.wantReply || reply == nil {
 			return
 		}
 		s.net.Stream(peer.addr, n.addr, reply, func(now time.Time, buf []byte) {
-			msg, err := wire.ReadStreamMessage(bytes.NewReader(buf), wire.StreamOptions{Limits: wire.DefaultLimits()})
+			msg, err := c.sec.readReply(bytes.NewReader(buf))
 			result(now, msg, err)
 		})
 	})

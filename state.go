@@ -15,6 +15,7 @@ package swim
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -141,6 +142,14 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 		return
 	}
 	addr = addr.Unmap()
+	if len(a.Node) > 255 || len(a.Meta) > MetaMaxSize {
+		c.drop(DropOversized, netip.AddrPort{}, fmt.Errorf("alive for %.32q: name of %d bytes, metadata of %d", a.Node, len(a.Node), len(a.Meta)))
+		return
+	}
+	if !c.allowed.allowed(addr) {
+		c.drop(DropNotAllowed, netip.AddrPortFrom(addr, a.Port), fmt.Errorf("alive for %.32q", a.Node))
+		return
+	}
 	port := a.Port
 	if port == 0 {
 		port = c.self.port

@@ -25,7 +25,7 @@ func testCore(t *testing.T, cfg *Config) *core {
 		cfg = DefaultLANConfig()
 	}
 	cfg.Name = "self"
-	c := newCore(cfg, netip.MustParseAddr("10.0.0.1"), 7946, nil, rand.New(rand.NewPCG(1, 2)), nil)
+	c := newCore(cfg, netip.MustParseAddr("10.0.0.1"), 7946, nil, rand.New(rand.NewPCG(1, 2)), func(b []byte) { clear(b) }, nil)
 	c.start(testEpoch)
 	c.out.reset()
 	return c

@@ -194,3 +194,28 @@ func readValue(r *bufio.Reader, dst []byte, budget *int, depth int) ([]byte, err
 	}
 	return dst, nil
 }
+
+// ReadStreamLabel reads the label header a dialer may open a stream with (section 6.1); had
+// says whether there was one. The header may arrive split over several reads.
+func ReadStreamLabel(br *bufio.Reader) (label []byte, had bool, err error) {
+	b, err := br.Peek(1)
+	if err != nil {
+		return nil, false, truncated(err)
+	}
+	if b[0] != byte(HasLabelMsg) {
+		return nil, false, nil
+	}
+	br.Discard(1)
+	n, err := br.ReadByte()
+	if err != nil {
+		return nil, true, truncated(err)
+	}
+	if n == 0 {
+		return nil, true, fmt.Errorf("empty label: %w", ErrBadLabel)
+	}
+	label = make([]byte, n)
+	if _, err := io.ReadFull(br, label); err != nil {
+		return nil, true, truncated(err)
+	}
+	return label, true, nil
+}
