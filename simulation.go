@@ -73,6 +73,8 @@ type simNode struct {
 	// next probe.
 	pauseOnProbe time.Duration
 	userMsgs     [][]byte // user messages delivered to it
+	// configure, if set, changes the template config for this member only.
+	configure func(*Config)
 	token        uint64
 	done         map[uint64]apiDone
 }
@@ -124,9 +126,13 @@ func (s *Simulation) Now() time.Duration { return s.net.Now().Sub(s.start) }
 func (s *Simulation) Len() int { return len(s.nodes) }
 
 // AddNode starts a new member named node-<i>, alone, and returns i.
-func (s *Simulation) AddNode() int {
+func (s *Simulation) AddNode() int { return s.AddNodeWith(nil) }
+
+// AddNodeWith starts a new member whose config is the template changed by configure (a
+// different key or label, say), and returns its index.
+func (s *Simulation) AddNodeWith(configure func(*Config)) int {
 	i := len(s.nodes)
-	n := &simNode{id: i, name: fmt.Sprintf("node-%d", i), addr: simAddr(i)}
+	n := &simNode{id: i, name: fmt.Sprintf("node-%d", i), addr: simAddr(i), configure: configure}
 	s.nodes = append(s.nodes, n)
 	s.byName[n.name] = n
 	s.boot(n)
@@ -136,12 +142,16 @@ func (s *Simulation) AddNode() int {
 // boot starts a fresh core for n at its address.
 func (s *Simulation) boot(n *simNode) {
 	cfg := s.tmpl
+	if n.configure != nil {
+		n.configure(&cfg)
+	}
 	cfg.Name = n.name
 	cfg.Transport = nil
 	// Every member has its own keyring, as separate processes do, so that keys can be
 	// rotated member by member.
+	tmplKeys := cfg.Keyring
 	cfg.Keyring = &Keyring{}
-	for _, k := range s.tmpl.Keyring.Keys() {
+	for _, k := range tmplKeys.Keys() {
 		cfg.Keyring.AddKey(k)
 	}
 	if len(cfg.SecretKey) > 0 {
