@@ -75,8 +75,8 @@ type simNode struct {
 	userMsgs     [][]byte // user messages delivered to it
 	// configure, if set, changes the template config for this member only.
 	configure func(*Config)
-	token        uint64
-	done         map[uint64]apiDone
+	token     uint64
+	done      map[uint64]apiDone
 }
 
 // SimStats counts what happened in a simulation.

@@ -142,6 +142,10 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 		return
 	}
 	addr = addr.Unmap()
+	if addr.IsUnspecified() || addr.IsMulticast() {
+		c.drop(DropMalformed, netip.AddrPort{}, fmt.Errorf("alive for %.32q at %v", a.Node, addr))
+		return
+	}
 	if len(a.Node) > 255 || len(a.Meta) > MetaMaxSize {
 		c.drop(DropOversized, netip.AddrPort{}, fmt.Errorf("alive for %.32q: name of %d bytes, metadata of %d", a.Node, len(a.Node), len(a.Meta)))
 		return
