@@ -281,11 +281,19 @@ func (m *Memberlist) SetGossipVerify(incoming, outgoing bool) error {
 	})
 }
 
-// Drops returns how many inputs from the network were dropped, by reason.
+// Drops returns how many inputs from the network were dropped, by reason, including
+// datagrams a transport with a DroppedPackets() uint64 method could not queue
+// (HandoffQueueDepth) counted as DropQueueFull.
 func (m *Memberlist) Drops() map[DropReason]uint64 {
 	var out map[DropReason]uint64
 	if err := m.runOnLoop(func() { out = m.core.drops.byReason() }); err != nil {
 		return nil
+	}
+	// Datagrams the transport could not hand to the loop never reached the core.
+	if t, ok := m.transport.(interface{ DroppedPackets() uint64 }); ok {
+		if n := t.DroppedPackets(); n > 0 {
+			out[DropQueueFull] += n
+		}
 	}
 	return out
 }
