@@ -86,3 +86,44 @@ func ExampleSimulate() {
 	// every survivor knew within 15 s: true
 	// false deaths: 0
 }
+
+// Rotating the cluster key: every member installs the new key, then every member makes it
+// primary, then every member removes the old one. Each step must be done on all members
+// before the next starts; decryption tries every installed key, so no traffic is lost.
+func ExampleKeyring() {
+	oldKey := []byte("0123456789abcdef")                 // AES-128
+	newKey := []byte("0123456789abcdef0123456789abcdef") // AES-256
+	kr, err := swim.NewKeyring(nil, oldKey)
+	if err != nil {
+		panic(err)
+	}
+	// A member's keyring is Config.Keyring (or Memberlist.Keyring() after Create).
+	fmt.Println(kr.AddKey(newKey), len(kr.Keys()))
+	fmt.Println(kr.UseKey(newKey), len(kr.PrimaryKey()))
+	fmt.Println(kr.RemoveKey(oldKey), len(kr.Keys()))
+	fmt.Println(kr.RemoveKey(newKey))
+	// Output:
+	// <nil> 2
+	// <nil> 32
+	// <nil> 1
+	// swim: cannot remove the primary key
+}
+
+// A member that only talks to members in two networks, in a cluster isolated by a label and
+// encrypted with a shared key.
+func ExampleParseCIDRs() {
+	allowed, err := swim.ParseCIDRs([]string{"10.0.0.0/8", "fd00::/8"})
+	if err != nil {
+		panic(err)
+	}
+	cfg := swim.DefaultLANConfig()
+	cfg.Name = "node-1"
+	cfg.CIDRsAllowed = allowed
+	cfg.Label = "payments-prod"
+	cfg.SecretKey = []byte("0123456789abcdef")
+	fmt.Println(cfg.Validate())
+	fmt.Println(allowed)
+	// Output:
+	// <nil>
+	// [10.0.0.0/8 fd00::/8]
+}
