@@ -232,7 +232,27 @@ func (s *security) readRequest(r io.Reader) ([]byte, error) {
 // readReply reads the acceptor's reply on a stream this member dialed. Replies carry no
 // label header; they are authenticated with the label the request was sent with.
 func (s *security) readReply(r io.Reader) ([]byte, error) {
-	return wire.ReadStreamMessage(r, s.streamOptions([]byte(s.label)))
+	cr := &countingReader{r: r}
+	msg, err := wire.ReadStreamMessage(cr, s.streamOptions([]byte(s.label)))
+	if err != nil && cr.n == 0 {
+		return nil, fmt.Errorf("%w (the peer's label, key or CIDRsAllowed may not admit this member): %w", errNoReply, err)
+	}
+	return msg, err
+}
+
+// errNoReply is a stream closed before any reply: what a peer that refuses us does.
+var errNoReply = errors.New("swim: peer closed the stream without a reply")
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += n
+	return n, err
 }
 
 func (s *security) streamOptions(label []byte) wire.StreamOptions {

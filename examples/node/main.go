@@ -6,11 +6,13 @@
 //
 // It prints join, leave and update events, answers GET / on -http with the member list as
 // JSON, and leaves gracefully on Ctrl-C. It speaks memberlist's protocol, so -join can name a
-// memberlist node (a Consul or Serf LAN member, with the same encryption settings: none here).
+// memberlist node (a Consul or Serf LAN member) given the same -key (Consul's gossip
+// encryption key, base64) and -label.
 package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,6 +45,9 @@ func main() {
 	metaFlag := flag.String("meta", "", "metadata to advertise (at most 512 bytes)")
 	preset := flag.String("config", "lan", "timing preset: lan, wan or local")
 	httpAddr := flag.String("http", "", "serve the member list as JSON on this address")
+	key := flag.String("key", "", "encryption key, base64 of 16, 24 or 32 bytes (as Consul's encrypt)")
+	label := flag.String("label", "", "cluster label: traffic with another label is dropped")
+	allow := flag.String("allow", "", "comma-separated CIDRs to accept traffic from (default: all)")
 	verbose := flag.Bool("v", false, "log protocol details")
 	flag.Parse()
 
@@ -67,6 +72,17 @@ func main() {
 			c.AdvertisePort, _ = strconv.Atoi(p)
 		} else {
 			c.AdvertiseAddr = *advertise
+		}
+	}
+	if *key != "" {
+		if c.SecretKey, err = base64.StdEncoding.DecodeString(*key); err != nil {
+			fail("-key: %v", err)
+		}
+	}
+	c.Label = *label
+	if *allow != "" {
+		if c.CIDRsAllowed, err = swim.ParseCIDRs(strings.Split(*allow, ",")); err != nil {
+			fail("-allow: %v", err)
 		}
 	}
 	c.Delegate = meta{[]byte(*metaFlag)}
@@ -107,7 +123,11 @@ func main() {
 				out = append(out, entry{n.Name, n.Address(), n.State.String(), string(n.Meta), n.Incarnation})
 			}
 			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(map[string]any{"self": c.Name, "health_score": m.HealthScore(), "members": out})
+			drops := map[string]uint64{}
+			for r, n := range m.Drops() {
+				drops[r.String()] = n
+			}
+			json.NewEncoder(w).Encode(map[string]any{"self": c.Name, "health_score": m.HealthScore(), "members": out, "drops": drops})
 		})
 		go func() {
 			if err := http.ListenAndServe(*httpAddr, nil); err != nil {
