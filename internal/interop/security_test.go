@@ -179,6 +179,9 @@ func TestOutsidersNeverJoinEncryptedMixedCluster(t *testing.T) {
 	otherLabel, _ := secureSwim(t, "other-label-swim", "test", keyA)
 	_, err = otherLabel.Join(seeds)
 	require.ErrorIs(t, err, swim.ErrJoinFailed, "a swim member with another label")
+	otherLabelML, _, _ := secureML(t, "other-label-ml", "test", keyA)
+	_, err = otherLabelML.Join(seeds)
+	require.Error(t, err, "a memberlist member with another label")
 
 	time.Sleep(2 * time.Second) // a few probe rounds in which an outsider could sneak in
 	require.Equal(t, []string{"ml-0", "sw-0"}, mlNames(ml0))
