@@ -28,7 +28,8 @@ import (
 type stateDelegate struct {
 	mlDelegate
 	state  string
-	merges sync.Map // "<remote state>/<join>" -> *atomic.Int64
+	merges sync.Map   // "<remote state>/<join>" -> *atomic.Int64
+	events metaEvents // memberlist members only
 }
 
 func (d *stateDelegate) LocalState(bool) []byte { return []byte(d.state) }
@@ -54,11 +55,46 @@ func (d *stateDelegate) merged(prefix string, join bool) int64 {
 	return n
 }
 
+// metaEvents records the metadata of each member a memberlist member holds alive. memberlist
+// updates the nodes Members() returns in place, so reading Meta from them races; its events
+// run under its own lock, so copying there is safe.
+type metaEvents struct {
+	mu   sync.Mutex
+	meta map[string]string
+}
+
+func (e *metaEvents) NotifyJoin(n *memberlist.Node)   { e.set(n.Name, string(n.Meta), true) }
+func (e *metaEvents) NotifyUpdate(n *memberlist.Node) { e.set(n.Name, string(n.Meta), true) }
+func (e *metaEvents) NotifyLeave(n *memberlist.Node)  { e.set(n.Name, "", false) }
+func (e *metaEvents) set(name, meta string, alive bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.meta == nil {
+		e.meta = map[string]string{}
+	}
+	if alive {
+		e.meta[name] = meta
+	} else {
+		delete(e.meta, name)
+	}
+}
+
+func (e *metaEvents) snapshot() map[string]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string]string{}
+	for k, v := range e.meta {
+		out[k] = v
+	}
+	return out
+}
+
 // startML starts a memberlist member on loopback whose state and metadata name it.
 func startML(t *testing.T, name string, tune func(*memberlist.Config)) (*memberlist.Memberlist, *stateDelegate) {
 	t.Helper()
 	d := &stateDelegate{mlDelegate: mlDelegate{meta: []byte("meta-" + name)}, state: name}
 	c := memberlist.DefaultLocalConfig()
+	c.Events = &d.events
 	c.Name = name
 	c.BindAddr = "127.0.0.1"
 	c.BindPort = 0
@@ -91,15 +127,7 @@ func startSwim(t *testing.T, name string, tune func(*swim.Config)) (*swim.Member
 	return m, d
 }
 
-// mlMeta and swimMeta return the metadata each side holds, by member name.
-func mlMeta(m *memberlist.Memberlist) map[string]string {
-	out := map[string]string{}
-	for _, n := range m.Members() {
-		out[n.Name] = string(n.Meta)
-	}
-	return out
-}
-
+// swimMeta returns the metadata a swim member holds for each alive member, by name.
 func swimMeta(m *swim.Memberlist) map[string]string {
 	out := map[string]string{}
 	for _, n := range m.Members() {
@@ -142,8 +170,8 @@ func TestFiveAndFiveWithMetadataUpdates(t *testing.T) {
 	_, err := sws[0].Join([]string{mls[0].LocalNode().Address()})
 	require.NoError(t, err)
 	agreed := func() bool {
-		for _, m := range mls {
-			if !mapsEqual(mlMeta(m), want) {
+		for _, d := range mlDs {
+			if !mapsEqual(d.events.snapshot(), want) {
 				return false
 			}
 		}
