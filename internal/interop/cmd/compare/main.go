@@ -1,0 +1,349 @@
+// Command compare runs the same scenarios on loopback, with the same (Local) timings, for a
+// swim cluster and a hashicorp/memberlist cluster, one after the other in one process, and
+// prints a table:
+//
+//	cd internal/interop && go run ./cmd/compare -n 16,64,128 -loss 0.1,0.2
+//
+// For each n: time until every member holds every other alive after near-simultaneous joins
+// (from the last Join's return: the median member and the last), time until every survivor
+// holds a killed member dead, and in the steady state bytes, packets and CPU time per member
+// per second, and suspicions and deaths of healthy members.
+//
+// With -loss, 64 members run 60 s with that fraction of UDP datagrams dropped by an nftables
+// rule in a private network namespace (the program re-runs itself under `unshare -n`; it
+// needs root and the nft command: `apt-get install nftables`), nobody failing.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// cpuProfile, if set, is where the steady-state windows are profiled.
+var cpuProfile string
+
+// measure runs the steady-state window, profiled if asked.
+func measure(d time.Duration) {
+	if cpuProfile == "" {
+		time.Sleep(d)
+		return
+	}
+	f, err := os.Create(cpuProfile)
+	if err != nil {
+		fail("%v", err)
+	}
+	defer f.Close()
+	pprof.StartCPUProfile(f)
+	time.Sleep(d)
+	pprof.StopCPUProfile()
+}
+
+// result is one library's figures for one scenario.
+type result struct {
+	Library          string  `json:"library"`
+	Nodes            int     `json:"nodes"`
+	Loss             float64 `json:"loss,omitempty"`
+	ConvergedMedianS float64 `json:"converged_median_s"`
+	ConvergedLastS   float64 `json:"converged_last_s"` // -1: not all within the limit
+	DetectedS        float64 `json:"all_see_dead_s"`   // -1: not all within the limit
+	BytesPerNodeS    float64 `json:"bytes_per_node_per_s"`
+	StreamBytesNodeS float64 `json:"stream_bytes_per_node_per_s"`
+	PacketsPerNodeS  float64 `json:"packets_per_node_per_s"`
+	CPUPerNodeS      float64 `json:"cpu_s_per_node_per_s"`
+	FalseSuspicions  int     `json:"false_suspicions"`
+	FalseTimeouts    int     `json:"false_suspicion_timeouts"`
+	FalseDeadMembers int     `json:"healthy_members_declared_dead"`
+}
+
+func main() {
+	sizes := flag.String("n", "16,64,128", "cluster sizes")
+	steady := flag.Duration("steady", 20*time.Second, "steady-state window for traffic and CPU")
+	loss := flag.String("loss", "", "UDP loss fractions to run the loss scenario at, e.g. 0.1,0.2")
+	lossN := flag.Int("loss-n", 64, "members in the loss scenario")
+	lossFor := flag.Duration("loss-duration", 60*time.Second, "length of the loss scenario")
+	asJSON := flag.Bool("json", false, "print JSON lines instead of a table")
+	libs := flag.String("libs", "swim,memberlist", "libraries to run")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state windows to this file")
+	flag.Parse()
+
+	if pct := os.Getenv("COMPARE_INSIDE_NETNS"); pct != "" {
+		// The re-run inside the namespace: one loss level, JSON out.
+		p, _ := strconv.Atoi(pct)
+		for _, lib := range pick(*libs) {
+			r, err := runLoss(lib, *lossN, p, *lossFor)
+			if err != nil {
+				fail("%s: %v", lib.name, err)
+			}
+			json.NewEncoder(os.Stdout).Encode(r)
+		}
+		return
+	}
+
+	var results []result
+	for _, s := range strings.Split(*sizes, ",") {
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 3 {
+			fail("bad -n %q", s)
+		}
+		for _, lib := range pick(*libs) {
+			fmt.Fprintf(os.Stderr, "%s n=%d ...\n", lib.name, n)
+			r, err := runNormal(lib, n, *steady)
+			if err != nil {
+				fail("%s n=%d: %v", lib.name, n, err)
+			}
+			results = append(results, r)
+		}
+	}
+	for _, f := range strings.Split(*loss, ",") {
+		if f == "" {
+			continue
+		}
+		frac, err := strconv.ParseFloat(f, 64)
+		if err != nil || frac <= 0 || frac >= 1 {
+			fail("bad -loss %q", f)
+		}
+		fmt.Fprintf(os.Stderr, "loss %.0f%% n=%d in a network namespace ...\n", frac*100, *lossN)
+		rs, err := inNamespace(int(frac*100+0.5), *lossN, *lossFor, *libs)
+		if err != nil {
+			fail("loss %v: %v", f, err)
+		}
+		results = append(results, rs...)
+	}
+	if *asJSON {
+		for _, r := range results {
+			json.NewEncoder(os.Stdout).Encode(r)
+		}
+		return
+	}
+	printTable(results)
+}
+
+func pick(names string) []library {
+	var out []library
+	for _, l := range libraries {
+		if strings.Contains(","+names+",", ","+l.name+",") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// startCluster starts n members and joins them all, at once, to the first. It returns the
+// members and when the last Join returned.
+func startCluster(lib library, n int, t *tally) ([]member, time.Time, error) {
+	ms := make([]member, n)
+	for i := range n {
+		m, err := lib.start(fmt.Sprintf("%s-%03d", lib.name, i), t)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		ms[i] = m
+	}
+	seed := ms[0].Addr()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ms[i].Join(seed)
+		}()
+	}
+	wg.Wait()
+	joined := time.Now()
+	for _, err := range errs {
+		if err != nil {
+			return ms, joined, err
+		}
+	}
+	return ms, joined, nil
+}
+
+func killAll(ms []member) {
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		if m != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); m.Kill() }()
+		}
+	}
+	wg.Wait()
+}
+
+// waitConverged waits (up to limit) for every member to hold every other, and fills in the
+// median and last member's times.
+func waitConverged(t *tally, n int, joined time.Time, limit time.Duration, r *result) {
+	deadline := joined.Add(limit)
+	for {
+		times, all := t.convergedTimes(joined, n)
+		if all || time.Now().After(deadline) {
+			if len(times) > 0 {
+				r.ConvergedMedianS = times[len(times)/2].Seconds()
+			}
+			r.ConvergedLastS = -1
+			if all {
+				r.ConvergedLastS = times[len(times)-1].Seconds()
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runNormal is the scenario without injected loss: join, steady state, one crash.
+func runNormal(lib library, n int, steady time.Duration) (result, error) {
+	r := result{Library: lib.name, Nodes: n}
+	t := newTally(n)
+	ms, joined, err := startCluster(lib, n, t)
+	defer killAll(ms)
+	if err != nil {
+		return r, err
+	}
+	waitConverged(t, n, joined, 90*time.Second, &r)
+
+	t.resetTraffic()
+	cpu0, wall0 := cpuTime(), time.Now()
+	measure(steady)
+	secs := time.Since(wall0).Seconds() * float64(n)
+	r.CPUPerNodeS = (cpuTime() - cpu0).Seconds() / secs
+	r.BytesPerNodeS = float64(t.bytes.Load()) / secs
+	r.StreamBytesNodeS = float64(t.streamBytes.Load()) / secs
+	r.PacketsPerNodeS = float64(t.packets.Load()) / secs
+
+	victim := n - 1
+	t.mu.Lock()
+	t.killed = fmt.Sprintf("%s-%03d", lib.name, victim)
+	t.mu.Unlock()
+	killedAt := time.Now()
+	ms[victim].Kill()
+	ms[victim] = nil
+	r.DetectedS = -1
+	for deadline := killedAt.Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if last, ok := t.allSeeDead(n - 1); ok {
+			r.DetectedS = last.Sub(killedAt).Seconds()
+			break
+		}
+	}
+	r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers = t.falseAlarms()
+	return r, nil
+}
+
+// runLoss runs inside the namespace: join without loss, then drop pct% of UDP datagrams for
+// d, nobody failing, and count the false alarms.
+func runLoss(lib library, n, pct int, d time.Duration) (result, error) {
+	r := result{Library: lib.name, Nodes: n, Loss: float64(pct) / 100}
+	t := newTally(n)
+	ms, joined, err := startCluster(lib, n, t)
+	defer killAll(ms)
+	if err != nil {
+		return r, err
+	}
+	waitConverged(t, n, joined, 90*time.Second, &r)
+	if err := nft("add", "rule", "inet", "compare", "out", "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<", strconv.Itoa(pct), "drop"); err != nil {
+		return r, err
+	}
+	defer nft("flush", "chain", "inet", "compare", "out")
+	t.mu.Lock()
+	t.suspicions, t.timeouts, t.deaths = map[string]int{}, map[string]int{}, map[string]map[string]bool{}
+	t.mu.Unlock()
+	t.resetTraffic()
+	cpu0, wall0 := cpuTime(), time.Now()
+	time.Sleep(d)
+	secs := time.Since(wall0).Seconds() * float64(n)
+	r.CPUPerNodeS = (cpuTime() - cpu0).Seconds() / secs
+	r.BytesPerNodeS = float64(t.bytes.Load()) / secs
+	r.StreamBytesNodeS = float64(t.streamBytes.Load()) / secs
+	r.PacketsPerNodeS = float64(t.packets.Load()) / secs
+	r.DetectedS = -1
+	r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers = t.falseAlarms()
+	return r, nil
+}
+
+func nft(args ...string) error {
+	out, err := exec.Command("nft", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// inNamespace re-runs this program in a new network namespace with loopback up and an empty
+// nftables output chain, for one loss level.
+func inNamespace(pct, n int, d time.Duration, libs string) ([]result, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("the loss scenario needs root (for unshare -n and nft)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		return nil, fmt.Errorf("the loss scenario needs nft: apt-get install nftables")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	script := fmt.Sprintf(`set -e
+ip link set lo up
+nft add table inet compare
+nft add chain inet compare out '{ type filter hook output priority 0; }'
+exec %q -loss-n %d -loss-duration %s -libs %s`, self, n, d, libs)
+	cmd := exec.Command("unshare", "-n", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("COMPARE_INSIDE_NETNS=%d", pct))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, err
+	}
+	var rs []result
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var r result
+		if err := dec.Decode(&r); err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+func printTable(rs []result) {
+	fmt.Println("| library | n | loss | converged: median / last (s) | all see crash dead (s) | bytes/node/s (of which TCP) | packets/node/s | CPU ms/node/s | suspicions of healthy members (ran out) | healthy members declared dead |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	sec := func(v float64) string {
+		if v < 0 {
+			return "never"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	for _, r := range rs {
+		detected := sec(r.DetectedS)
+		if r.Loss > 0 {
+			detected = "-"
+		}
+		fmt.Printf("| %s | %d | %.0f%% | %s / %s | %s | %.0f (%.0f) | %.1f | %.2f | %d (%d) | %d |\n",
+			r.Library, r.Nodes, r.Loss*100, sec(r.ConvergedMedianS), sec(r.ConvergedLastS), detected,
+			r.BytesPerNodeS, r.StreamBytesNodeS, r.PacketsPerNodeS, r.CPUPerNodeS*1000,
+			r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+	os.Exit(1)
+}

@@ -1,0 +1,161 @@
+package main
+
+// What a run observes, fed by both libraries through the same hooks: every member's view
+// (from its join and leave events), suspicions and deaths it originates (from its logs), and
+// the bytes and packets it sends (from its transport).
+
+import (
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// tally is shared by every member of one cluster.
+type tally struct {
+	packets, bytes, streamBytes atomic.Int64
+
+	mu        sync.Mutex
+	views     map[string]map[string]bool // observer -> members it holds alive
+	converged map[string]time.Time       // observer -> when it first held every member
+	want      int                        // members each observer should hold, itself excluded
+	deadAt    map[string]time.Time       // observer -> when it saw the killed member dead
+	killed    string
+	// deaths lists, per subject, the observers that declared it dead (not left).
+	deaths map[string]map[string]bool
+	// suspicions and timeouts count what members originated about others: a probe that
+	// got no ack, and a suspicion that ran out.
+	suspicions, timeouts map[string]int
+}
+
+func newTally(n int) *tally {
+	return &tally{views: map[string]map[string]bool{}, converged: map[string]time.Time{}, want: n - 1,
+		deadAt: map[string]time.Time{}, deaths: map[string]map[string]bool{},
+		suspicions: map[string]int{}, timeouts: map[string]int{}}
+}
+
+func (t *tally) join(observer, subject string) {
+	if observer == subject {
+		return
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	v := t.views[observer]
+	if v == nil {
+		v = map[string]bool{}
+		t.views[observer] = v
+	}
+	v[subject] = true
+	if len(v) == t.want {
+		if _, ok := t.converged[observer]; !ok {
+			t.converged[observer] = now
+		}
+	}
+}
+
+func (t *tally) leave(observer, subject string, dead bool) {
+	if observer == subject {
+		return
+	}
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.views[observer], subject)
+	if !dead {
+		return
+	}
+	if t.deaths[subject] == nil {
+		t.deaths[subject] = map[string]bool{}
+	}
+	t.deaths[subject][observer] = true
+	if subject == t.killed {
+		if _, ok := t.deadAt[observer]; !ok {
+			t.deadAt[observer] = now
+		}
+	}
+}
+
+func (t *tally) suspected(subject string) {
+	t.mu.Lock()
+	t.suspicions[subject]++
+	t.mu.Unlock()
+}
+
+func (t *tally) timedOut(subject string) {
+	t.mu.Lock()
+	t.timeouts[subject]++
+	t.mu.Unlock()
+}
+
+// convergedTimes returns, for each observer that converged, how long after since it did,
+// sorted; and whether all n did.
+func (t *tally) convergedTimes(since time.Time, n int) ([]time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []time.Duration
+	for _, at := range t.converged {
+		out = append(out, max(at.Sub(since), 0))
+	}
+	slices.Sort(out)
+	return out, len(out) == n
+}
+
+// allSeeDead reports when the last of the survivors saw the killed member dead.
+func (t *tally) allSeeDead(survivors int) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.deadAt) < survivors {
+		return time.Time{}, false
+	}
+	var last time.Time
+	for _, at := range t.deadAt {
+		if at.After(last) {
+			last = at
+		}
+	}
+	return last, true
+}
+
+// falseAlarms counts, over members other than the killed one, the suspicions originated,
+// the suspicions that ran out, and the distinct members declared dead by anyone.
+func (t *tally) falseAlarms() (suspicions, timeouts, deadMembers int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for s, n := range t.suspicions {
+		if s != t.killed {
+			suspicions += n
+		}
+	}
+	for s, n := range t.timeouts {
+		if s != t.killed {
+			timeouts += n
+		}
+	}
+	for s, obs := range t.deaths {
+		if s != t.killed && len(obs) > 0 {
+			deadMembers++
+		}
+	}
+	return
+}
+
+// resetTraffic zeroes the traffic counters (at the start of a measuring window).
+func (t *tally) resetTraffic() {
+	t.packets.Store(0)
+	t.bytes.Store(0)
+	t.streamBytes.Store(0)
+}
+
+// countedConn counts the bytes written to a stream.
+type countedConn struct {
+	net.Conn
+	t *tally
+}
+
+func (c countedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.t.streamBytes.Add(int64(n))
+	return n, err
+}
