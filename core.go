@@ -195,6 +195,8 @@ type core struct {
 	// sec is the label and encryption settings; allowed the networks peers may be in.
 	sec     security
 	allowed cidrs
+	// interner, if set, shares identities between many cores (see intern).
+	interner func(*identity) *identity
 
 	self *member // this member's own entry in the table
 
@@ -275,16 +277,18 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 	c.awareness.max = cfg.AwarenessMaxMultiplier
 	c.queue.RetransmitMult = cfg.RetransmitMult
 	c.queue.NumNodes = func() int { return len(c.members.list) }
-	c.self = &member{
-		name:        cfg.Name,
-		port:        port,
-		meta:        meta,
-		vsn:         [6]byte{ProtocolVersionMin, ProtocolVersionMax, cfg.ProtocolVersion, cfg.DelegateProtocolMin, cfg.DelegateProtocolMax, cfg.DelegateProtocolVersion},
-		incarnation: 1,
-		state:       StateAlive,
-	}
-	c.self.setAddr(addrBytes(addr))
+	vsns := []byte{ProtocolVersionMin, ProtocolVersionMax, cfg.ProtocolVersion, cfg.DelegateProtocolMin, cfg.DelegateProtocolMax, cfg.DelegateProtocolVersion}
+	c.self = &member{identity: newIdentity(cfg.Name, addrBytes(addr), port, meta, vsns, nil), incarnation: 1, state: StateAlive}
 	return c
+}
+
+// intern returns the shared copy of id when the driver shares identities between tables
+// (the simulator does), or id itself.
+func (c *core) intern(id *identity) *identity {
+	if c.interner == nil {
+		return id
+	}
+	return c.interner(id)
 }
 
 // addrBytes is the one byte form this library advertises an address in: 4 bytes for IPv4,
@@ -303,7 +307,7 @@ func addrBytes(a netip.Addr) []byte {
 // offset so that members started together do not act in lockstep.
 func (c *core) start(now time.Time) {
 	c.now = now
-	c.self.stateChange = now
+	c.self.stateChange = now.UnixNano()
 	c.members.add(c.self)
 	c.viewVersion++
 	c.armAfter(c.jitter(c.cfg.ProbeInterval), timerProbe, 0, "", 0)
@@ -618,8 +622,9 @@ func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
 		c.finish(token, 0, ErrLeft)
 		return
 	}
-	c.self.meta = append([]byte(nil), meta...)
-	c.self.incarnation++
+	s := c.self
+	s.identity = newIdentity(s.name, s.addrBytes(), s.port, meta, s.vsn[:], nil)
+	s.incarnation++
 	c.markChanged()
 	c.queueSelfNews(c.selfAlive().Append(nil), token)
 	c.finishIfAlone(token)

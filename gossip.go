@@ -17,7 +17,7 @@ func (c *core) gossipTick() {
 		case StateAlive, StateSuspect:
 			return m != c.self
 		case StateDead:
-			return c.now.Sub(m.stateChange) < c.cfg.GossipToTheDeadTime
+			return c.now.Sub(m.changedAt()) < c.cfg.GossipToTheDeadTime
 		}
 		return false
 	})

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/swim-go/swim/internal/sim"
@@ -53,6 +54,29 @@ type Simulation struct {
 	stats  SimStats
 	// onEvent, if set, sees every event every member produces (scenario bookkeeping).
 	onEvent func(n *simNode, e *coreEvent)
+	// identities holds one copy of each distinct identity, shared by every member's table:
+	// with n members holding n entries each, sharing is what lets 10,000 fit in memory.
+	identities map[identityKey]*identity
+}
+
+// identityKey is an identity as a map key.
+type identityKey struct {
+	name   string
+	meta   string
+	port   uint16
+	vsn    [6]byte
+	raw    [16]byte
+	rawLen uint8
+}
+
+// intern returns the simulation's shared copy of id.
+func (s *Simulation) intern(id *identity) *identity {
+	k := identityKey{id.name, string(id.meta), id.port, id.vsn, id.raw, id.rawLen}
+	if have, ok := s.identities[k]; ok {
+		return have
+	}
+	s.identities[k] = id
+	return id
 }
 
 // simNode is one member of the simulation.
@@ -104,12 +128,13 @@ func NewSimulation(o SimOptions) *Simulation {
 	}
 	n := sim.New(sim.Config{Seed: o.Seed, Link: sim.Link{Latency: o.Latency, Jitter: o.Jitter, Loss: o.Loss, Duplicate: o.Duplicate, Reorder: o.Reorder}})
 	return &Simulation{
-		net:    n,
-		tmpl:   *tmpl,
-		log:    log,
-		byAddr: make(map[netip.AddrPort]*simNode),
-		byName: make(map[string]*simNode),
-		start:  n.Now(),
+		net:        n,
+		tmpl:       *tmpl,
+		log:        log,
+		byAddr:     make(map[netip.AddrPort]*simNode),
+		byName:     make(map[string]*simNode),
+		identities: make(map[identityKey]*identity),
+		start:      n.Now(),
 	}
 }
 
@@ -165,6 +190,8 @@ func (s *Simulation) boot(n *simNode) {
 			b[i] = byte(nonces.Uint32())
 		}
 	}, s.log)
+	n.core.interner = s.intern
+	n.core.self.identity = s.intern(n.core.self.identity)
 	n.running = true
 	n.wakeAt = 0
 	n.seen = 0
@@ -190,13 +217,23 @@ func (s *Simulation) Bootstrap() {
 			continue
 		}
 		c := n.core
+		if len(c.members.byName) < len(s.nodes) {
+			// Sized once, rather than grown by doubling: at 10,000 members the slack of
+			// doubling is gigabytes.
+			byName := make(map[string]*member, len(s.nodes))
+			for k, v := range c.members.byName {
+				byName[k] = v
+			}
+			c.members.byName = byName
+			c.members.list = slices.Grow(c.members.list, len(s.nodes))
+			c.probe.order = slices.Grow(c.probe.order, len(s.nodes))
+		}
 		for _, o := range s.nodes {
 			if o == n || !o.running || c.members.byName[o.name] != nil {
 				continue
 			}
 			self := o.core.self
-			m := &member{name: self.name, port: self.port, vsn: self.vsn, raw: self.raw, rawLen: self.rawLen,
-				incarnation: self.incarnation, state: StateAlive, stateChange: c.now}
+			m := &member{identity: self.identity, incarnation: self.incarnation, state: StateAlive, stateChange: c.now.UnixNano()}
 			c.members.add(m)
 			c.probe.insert(c, m)
 			n.seen++

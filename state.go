@@ -23,11 +23,12 @@ import (
 )
 
 // member is one entry of the table. Only the core touches it; the outside world gets Node
-// values.
+// values. What a member advertises about itself (its identity) is immutable and replaced
+// whole when it changes, so the simulator's thousands of tables can share one copy per
+// member; the rest is this table's view of it.
 type member struct {
-	name        string
-	meta        []byte
-	stateChange time.Time
+	*identity
+	stateChange int64      // UnixNano of the last state change
 	susp        *suspicion // running suspicion, while state is suspect
 
 	// pendingAlive is the latest alive from another address that claimed this name while
@@ -37,24 +38,53 @@ type member struct {
 
 	state       NodeState
 	incarnation uint32
-	port        uint16
-	vsn         [6]byte
-	raw         [16]byte // the address exactly as the member advertises it: 4 or 16 bytes
-	rawLen      uint8
 }
 
+// identity is what a member advertises: name, address, metadata, versions. Never changed
+// after it is built.
+type identity struct {
+	name   string
+	meta   []byte
+	port   uint16
+	vsn    [6]byte
+	raw    [16]byte // the address exactly as the member advertises it: 4 or 16 bytes
+	rawLen uint8
+}
+
+// newIdentity builds an identity from an alive message's fields (vsn may be short: then it
+// keeps prev's versions, as an alive without them does).
+func newIdentity(name string, addr []byte, port uint16, meta []byte, vsn []byte, prev *identity) *identity {
+	id := &identity{name: name, port: port}
+	id.rawLen = uint8(copy(id.raw[:], addr))
+	if len(meta) > 0 {
+		id.meta = append([]byte(nil), meta...)
+	}
+	if len(vsn) >= 6 {
+		copy(id.vsn[:], vsn)
+	} else if prev != nil {
+		id.vsn = prev.vsn
+	}
+	return id
+}
+
+// same reports whether the identity already says what an alive message says.
+func (id *identity) same(addr []byte, port uint16, meta []byte, vsn []byte) bool {
+	return bytes.Equal(id.addrBytes(), addr) && id.port == port && bytes.Equal(id.meta, meta) &&
+		(len(vsn) < 6 || vsnEqual(vsn, id.vsn))
+}
+
+// changedAt is when the member's state last changed.
+func (m *member) changedAt() time.Time { return time.Unix(0, m.stateChange) }
+
 // addrBytes is the member's address in the byte form it advertises.
-func (m *member) addrBytes() []byte { return m.raw[:m.rawLen] }
+func (id *identity) addrBytes() []byte { return id.raw[:id.rawLen] }
 
-// setAddr records an address given as 4 or 16 bytes.
-func (m *member) setAddr(b []byte) { m.rawLen = uint8(copy(m.raw[:], b)) }
-
-func (m *member) addr() netip.Addr {
-	a, _ := netip.AddrFromSlice(m.addrBytes())
+func (id *identity) addr() netip.Addr {
+	a, _ := netip.AddrFromSlice(id.addrBytes())
 	return a.Unmap()
 }
 
-func (m *member) addrPort() netip.AddrPort { return netip.AddrPortFrom(m.addr(), m.port) }
+func (id *identity) addrPort() netip.AddrPort { return netip.AddrPortFrom(id.addr(), id.port) }
 
 // node copies the member out as a value.
 func (m *member) node() Node {
@@ -117,7 +147,7 @@ func (c *core) markChanged() {
 func (c *core) setState(m *member, s NodeState) {
 	if m.state != s {
 		m.state = s
-		m.stateChange = c.now
+		m.stateChange = c.now.UnixNano()
 	}
 }
 
@@ -171,8 +201,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	m := c.members.byName[a.Node]
 	reclaim := false
 	if m == nil {
-		m = &member{name: a.Node, port: port, state: StateDead, stateChange: c.now}
-		m.setAddr(a.Addr)
+		m = &member{identity: c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, nil)), state: StateDead, stateChange: c.now.UnixNano()}
 		c.members.add(m)
 		c.probe.insert(c, m)
 		c.sync.forgetFailed(a.Node)
@@ -209,15 +238,10 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 
 	wasGone := m.state == StateDead || m.state == StateLeft
 	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
-	if len(a.Vsn) >= 6 {
-		copy(m.vsn[:], a.Vsn)
+	if !m.same(a.Addr, port, a.Meta, a.Vsn) {
+		m.identity = c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, m.identity))
 	}
 	m.incarnation = a.Incarnation
-	m.meta = append(m.meta[:0:0], a.Meta...)
-	if reclaim {
-		m.setAddr(a.Addr)
-		m.port = port
-	}
 	m.pendingAlive = nil
 	c.setState(m, StateAlive)
 	c.markChanged()
@@ -237,7 +261,7 @@ func (c *core) reclaimable(m *member) bool {
 	case StateLeft:
 		return true
 	case StateDead:
-		return c.cfg.DeadNodeReclaimTime >= 0 && c.now.Sub(m.stateChange) >= c.cfg.DeadNodeReclaimTime
+		return c.cfg.DeadNodeReclaimTime >= 0 && c.now.Sub(m.changedAt()) >= c.cfg.DeadNodeReclaimTime
 	}
 	return false
 }
@@ -398,7 +422,7 @@ func (c *core) selfAlive() *wire.Alive {
 func (c *core) reap() {
 	gone := c.members.removeIf(func(m *member) bool {
 		return m != c.self && (m.state == StateDead || m.state == StateLeft) &&
-			c.now.Sub(m.stateChange) > c.cfg.GossipToTheDeadTime
+			c.now.Sub(m.changedAt()) > c.cfg.GossipToTheDeadTime
 	})
 	for _, m := range gone {
 		if m.state == StateDead {

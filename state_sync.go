@@ -62,7 +62,7 @@ func (s *syncState) rememberFailed(c *core, m *member) {
 	if len(s.failed) >= maxFailedRemembered {
 		s.failed = append(s.failed[:0], s.failed[1:]...)
 	}
-	s.failed = append(s.failed, failedMember{name: m.name, addr: m.addrPort(), since: m.stateChange})
+	s.failed = append(s.failed, failedMember{name: m.name, addr: m.addrPort(), since: m.changedAt()})
 }
 
 func (s *syncState) forgetFailed(name string) {
