@@ -20,8 +20,8 @@ type tally struct {
 	views     map[string]map[string]bool // observer -> members it holds alive
 	converged map[string]time.Time       // observer -> when it first held every member
 	want      int                        // members each observer should hold, itself excluded
-	deadAt    map[string]time.Time       // observer -> when it saw the killed member dead
-	killed    string
+	deadAt    map[string]time.Time       // observer -> when it saw the last killed member dead
+	killed    []string                   // members crashed on purpose, in order
 	// deaths lists, per subject, the observers that declared it dead (not left).
 	deaths map[string]map[string]bool
 	// suspicions and timeouts count what members originated about others: a probe that
@@ -70,7 +70,7 @@ func (t *tally) leave(observer, subject string, dead bool) {
 		t.deaths[subject] = map[string]bool{}
 	}
 	t.deaths[subject][observer] = true
-	if subject == t.killed {
+	if len(t.killed) > 0 && subject == t.killed[len(t.killed)-1] {
 		if _, ok := t.deadAt[observer]; !ok {
 			t.deadAt[observer] = now
 		}
@@ -102,7 +102,7 @@ func (t *tally) convergedTimes(since time.Time, n int) ([]time.Duration, bool) {
 	return out, len(out) == n
 }
 
-// allSeeDead reports when the last of the survivors saw the killed member dead.
+// allSeeDead reports when the last of the survivors saw the last crashed member dead.
 func (t *tally) allSeeDead(survivors int) (time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -118,23 +118,23 @@ func (t *tally) allSeeDead(survivors int) (time.Time, bool) {
 	return last, true
 }
 
-// falseAlarms counts, over members other than the killed one, the suspicions originated,
+// falseAlarms counts, over members other than the crashed ones, the suspicions originated,
 // the suspicions that ran out, and the distinct members declared dead by anyone.
 func (t *tally) falseAlarms() (suspicions, timeouts, deadMembers int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for s, n := range t.suspicions {
-		if s != t.killed {
+		if !slices.Contains(t.killed, s) {
 			suspicions += n
 		}
 	}
 	for s, n := range t.timeouts {
-		if s != t.killed {
+		if !slices.Contains(t.killed, s) {
 			timeouts += n
 		}
 	}
 	for s, obs := range t.deaths {
-		if s != t.killed && len(obs) > 0 {
+		if !slices.Contains(t.killed, s) && len(obs) > 0 {
 			deadMembers++
 		}
 	}
