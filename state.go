@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/swim-go/swim/internal/wire"
@@ -43,6 +44,7 @@ type member struct {
 // identity is what a member advertises: name, address, metadata, versions. Never changed
 // after it is built.
 type identity struct {
+	seq    uint64 // unique per identity built in this process: a cheap stand-in for its content
 	name   string
 	meta   []byte
 	port   uint16
@@ -54,7 +56,7 @@ type identity struct {
 // newIdentity builds an identity from an alive message's fields (vsn may be short: then it
 // keeps prev's versions, as an alive without them does).
 func newIdentity(name string, addr []byte, port uint16, meta []byte, vsn []byte, prev *identity) *identity {
-	id := &identity{name: name, port: port}
+	id := &identity{seq: identitySeq.Add(1), name: name, port: port}
 	id.rawLen = uint8(copy(id.raw[:], addr))
 	if len(meta) > 0 {
 		id.meta = append([]byte(nil), meta...)
@@ -72,6 +74,9 @@ func (id *identity) same(addr []byte, port uint16, meta []byte, vsn []byte) bool
 	return bytes.Equal(id.addrBytes(), addr) && id.port == port && bytes.Equal(id.meta, meta) &&
 		(len(vsn) < 6 || vsnEqual(vsn, id.vsn))
 }
+
+// identitySeq numbers identities.
+var identitySeq atomic.Uint64
 
 // changedAt is when the member's state last changed.
 func (m *member) changedAt() time.Time { return time.Unix(0, m.stateChange) }

@@ -39,6 +39,12 @@ type syncState struct {
 	chainGen   uint64
 	failed     []failedMember
 	states     []wire.PushNodeState // scratch for building local state
+
+	// The last encoded local state and the table fingerprint it was built from: in a calm
+	// cluster the table does not change between push/pulls, and re-encoding and compressing
+	// thousands of entries each time is most of a large cluster's CPU.
+	cached    []byte
+	cachedSum uint64
 }
 
 // failedMember is a reaped dead member, remembered for reconnect attempts.
@@ -86,8 +92,16 @@ func pushPullScale(interval time.Duration, n int) time.Duration {
 }
 
 // localState encodes this member's push/pull message: every entry of the table, then the
-// application's state; framed for a stream.
+// application's state; framed for a stream. Without a delegate (whose state may change at
+// any time) an unchanged table reuses the last encoding; callers never modify it.
 func (c *core) localState(join bool) []byte {
+	var sum uint64
+	if c.cfg.Delegate == nil {
+		sum = c.tableSum(join)
+		if c.sync.cached != nil && c.sync.cachedSum == sum {
+			return c.sync.cached
+		}
+	}
 	states := c.sync.states[:0]
 	for _, m := range c.members.list {
 		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
@@ -100,7 +114,33 @@ func (c *core) localState(join bool) []byte {
 	buf := c.frameStream(pp.Append(nil))
 	clear(states)
 	c.sync.states = states[:0]
+	if c.cfg.Delegate == nil {
+		c.sync.cached, c.sync.cachedSum = buf, sum
+	}
 	return buf
+}
+
+// tableSum fingerprints what a push/pull carries: each entry's identity, incarnation and
+// state, in table order, and the join flag.
+func (c *core) tableSum(join bool) uint64 {
+	h := mix64(uint64(len(c.members.list)))
+	if join {
+		h = mix64(h ^ 1)
+	}
+	for _, m := range c.members.list {
+		h = mix64(h ^ m.identity.seq)
+		h = mix64(h ^ uint64(m.incarnation)<<8 ^ uint64(m.state))
+	}
+	return h
+}
+
+// mix64 is SplitMix64's finaliser: every input bit affects every output bit.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // startPushPull opens a push/pull with the member at to.
