@@ -206,44 +206,53 @@ func mapsEqual(a, b map[string]string) bool {
 	return true
 }
 
+// relay forwards what a transport delivers to the library, showing each item to see first.
+type relay[T any] struct {
+	out  chan T
+	done chan struct{}
+	once sync.Once
+}
+
+func startRelay[T any](in <-chan T, see func(T)) *relay[T] {
+	r := &relay[T]{out: make(chan T, 1024), done: make(chan struct{})}
+	go func() {
+		for {
+			select {
+			case v := <-in:
+				see(v)
+				select {
+				case r.out <- v:
+				case <-r.done:
+					return
+				}
+			case <-r.done:
+				return
+			}
+		}
+	}()
+	return r
+}
+
+func (r *relay[T]) stop() { r.once.Do(func() { close(r.done) }) }
+
 // streamCounter is swim's default transport, counting the streams it accepts.
 type streamCounter struct {
 	*swim.NetTransport
 	accepted atomic.Int64
-	ch       chan net.Conn
-	done     chan struct{}
+	r        *relay[net.Conn]
 }
 
 func newStreamCounter(t *testing.T) *streamCounter {
 	nt, err := swim.NewNetTransport("127.0.0.1", 0, 1024, nil)
 	require.NoError(t, err)
-	s := &streamCounter{NetTransport: nt, ch: make(chan net.Conn), done: make(chan struct{})}
-	go func() {
-		for {
-			select {
-			case c := <-nt.StreamCh():
-				s.accepted.Add(1)
-				select {
-				case s.ch <- c:
-				case <-s.done:
-					c.Close()
-					return
-				}
-			case <-s.done:
-				return
-			}
-		}
-	}()
+	s := &streamCounter{NetTransport: nt}
+	s.r = startRelay(nt.StreamCh(), func(net.Conn) { s.accepted.Add(1) })
 	return s
 }
 
-func (s *streamCounter) StreamCh() <-chan net.Conn { return s.ch }
+func (s *streamCounter) StreamCh() <-chan net.Conn { return s.r.out }
 func (s *streamCounter) Shutdown() error {
-	select {
-	case <-s.done:
-	default:
-		close(s.done)
-	}
+	s.r.stop()
 	return s.NetTransport.Shutdown()
 }
 
@@ -298,79 +307,37 @@ func TestPeriodicPushPullBothWays(t *testing.T) {
 // function first.
 type packetTap struct {
 	*memberlist.NetTransport
-	ch   chan *memberlist.Packet
-	done chan struct{}
+	r *relay[*memberlist.Packet]
 }
 
 func newPacketTap(t *testing.T, see func([]byte)) *packetTap {
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{"127.0.0.1"}, BindPort: 0, Logger: log.New(io.Discard, "", 0)})
 	require.NoError(t, err)
-	p := &packetTap{NetTransport: nt, ch: make(chan *memberlist.Packet, 1024), done: make(chan struct{})}
-	go func() {
-		for {
-			select {
-			case pkt := <-nt.PacketCh():
-				see(pkt.Buf)
-				select {
-				case p.ch <- pkt:
-				case <-p.done:
-					return
-				}
-			case <-p.done:
-				return
-			}
-		}
-	}()
-	return p
+	return &packetTap{NetTransport: nt, r: startRelay(nt.PacketCh(), func(p *memberlist.Packet) { see(p.Buf) })}
 }
 
-func (p *packetTap) PacketCh() <-chan *memberlist.Packet { return p.ch }
+func (p *packetTap) PacketCh() <-chan *memberlist.Packet { return p.r.out }
 func (p *packetTap) Shutdown() error {
-	select {
-	case <-p.done:
-	default:
-		close(p.done)
-	}
+	p.r.stop()
 	return p.NetTransport.Shutdown()
 }
 
 // swimTap is the same for swim.
 type swimTap struct {
 	*swim.NetTransport
-	ch   chan *swim.Packet
-	done chan struct{}
+	r *relay[*swim.Packet]
 }
 
 func newSwimTap(t *testing.T, see func([]byte)) *swimTap {
 	nt, err := swim.NewNetTransport("127.0.0.1", 0, 1024, nil)
 	require.NoError(t, err)
-	p := &swimTap{NetTransport: nt, ch: make(chan *swim.Packet, 1024), done: make(chan struct{})}
-	go func() {
-		for {
-			select {
-			case pkt := <-nt.PacketCh():
-				see(pkt.Buf)
-				select {
-				case p.ch <- pkt:
-				case <-p.done:
-					return
-				}
-			case <-p.done:
-				return
-			}
-		}
-	}()
-	return p
+	return &swimTap{NetTransport: nt, r: startRelay(nt.PacketCh(), func(p *swim.Packet) { see(p.Buf) })}
 }
 
-func (p *swimTap) PacketCh() <-chan *swim.Packet { return p.ch }
+func (p *swimTap) PacketCh() <-chan *swim.Packet { return p.r.out }
 func (p *swimTap) Shutdown() error {
-	select {
-	case <-p.done:
-	default:
-		close(p.done)
-	}
+	p.r.stop()
 	return p.NetTransport.Shutdown()
 }
 

@@ -215,6 +215,18 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// steadyWindow measures traffic and CPU time per member per second over d.
+func steadyWindow(t *tally, n int, d time.Duration, r *result) {
+	t.resetTraffic()
+	cpu0, wall0 := cpuTime(), time.Now()
+	measure(d)
+	secs := time.Since(wall0).Seconds() * float64(n)
+	r.CPUPerNodeS = (cpuTime() - cpu0).Seconds() / secs
+	r.BytesPerNodeS = float64(t.bytes.Load()) / secs
+	r.StreamBytesNodeS = float64(t.streamBytes.Load()) / secs
+	r.PacketsPerNodeS = float64(t.packets.Load()) / secs
+}
+
 // runNormal is the scenario without injected loss: join, steady state, one crash.
 func runNormal(lib library, n int, steady time.Duration) (result, error) {
 	r := result{Library: lib.name, Nodes: n}
@@ -227,14 +239,7 @@ func runNormal(lib library, n int, steady time.Duration) (result, error) {
 	waitConverged(t, n, joined, 90*time.Second, &r)
 	time.Sleep(settle)
 
-	t.resetTraffic()
-	cpu0, wall0 := cpuTime(), time.Now()
-	measure(steady)
-	secs := time.Since(wall0).Seconds() * float64(n)
-	r.CPUPerNodeS = (cpuTime() - cpu0).Seconds() / secs
-	r.BytesPerNodeS = float64(t.bytes.Load()) / secs
-	r.StreamBytesNodeS = float64(t.streamBytes.Load()) / secs
-	r.PacketsPerNodeS = float64(t.packets.Load()) / secs
+	steadyWindow(t, n, steady, &r)
 
 	// Crash three members one after another, each once the previous one is known dead
 	// everywhere, and report the median: one crash alone says more about where the victim
@@ -292,14 +297,7 @@ func runLoss(lib library, n, pct int, d time.Duration) (result, error) {
 	t.mu.Lock()
 	t.suspicions, t.timeouts, t.deaths = map[string]int{}, map[string]int{}, map[string]map[string]bool{}
 	t.mu.Unlock()
-	t.resetTraffic()
-	cpu0, wall0 := cpuTime(), time.Now()
-	time.Sleep(d)
-	secs := time.Since(wall0).Seconds() * float64(n)
-	r.CPUPerNodeS = (cpuTime() - cpu0).Seconds() / secs
-	r.BytesPerNodeS = float64(t.bytes.Load()) / secs
-	r.StreamBytesNodeS = float64(t.streamBytes.Load()) / secs
-	r.PacketsPerNodeS = float64(t.packets.Load()) / secs
+	steadyWindow(t, n, d, &r)
 	r.DetectedS = -1
 	r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers = t.falseAlarms()
 	return r, nil
