@@ -38,7 +38,6 @@ type syncState struct {
 	chainName  string         // the name of the member at chainPeer
 	chainGen   uint64
 	failed     []failedMember
-	states     []wire.PushNodeState // scratch for building local state
 
 	// The last encoded local state and the table fingerprint it was built from: in a calm
 	// cluster the table does not change between push/pulls, and re-encoding and compressing
@@ -102,7 +101,9 @@ func (c *core) localState(join bool) []byte {
 			return c.sync.cached
 		}
 	}
-	states := c.sync.states[:0]
+	// Built afresh each time: a scratch slice kept between calls would hold a whole table's
+	// worth of entries per member, which in a simulation of n members is n² of them.
+	states := make([]wire.PushNodeState, 0, len(c.members.list))
 	for _, m := range c.members.list {
 		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
 			Incarnation: m.incarnation, State: int(m.state), Vsn: m.vsn[:]})
@@ -112,8 +113,6 @@ func (c *core) localState(join bool) []byte {
 		pp.UserState = c.cfg.Delegate.LocalState(join)
 	}
 	buf := c.frameStream(pp.Append(nil))
-	clear(states)
-	c.sync.states = states[:0]
 	if c.cfg.Delegate == nil {
 		c.sync.cached, c.sync.cachedSum = buf, sum
 	}
