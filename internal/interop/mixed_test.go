@@ -364,9 +364,11 @@ func (w *wireCounts) see(b []byte) {
 func TestNacksAndCRCAcrossLibraries(t *testing.T) {
 	var atSwim, atML wireCounts
 	swT := newSwimTap(t, atSwim.see)
-	sw, _ := startSwim(t, "sw-0", func(c *swim.Config) { c.Transport = swT })
+	// A longer suspicion keeps the victim probed, and nacked, a few more times before it is
+	// declared dead, so that a busy machine cannot squeeze every probe of one side out.
+	sw, _ := startSwim(t, "sw-0", func(c *swim.Config) { c.Transport = swT; c.SuspicionMult = 6 })
 	mlT := newPacketTap(t, atML.see)
-	ml, _ := startML(t, "ml-0", func(c *memberlist.Config) { c.Transport = mlT })
+	ml, _ := startML(t, "ml-0", func(c *memberlist.Config) { c.Transport = mlT; c.SuspicionMult = 6 })
 	victim, _ := startSwim(t, "victim", nil)
 	_, err := ml.Join([]string{sw.LocalNode().Address()})
 	require.NoError(t, err)
@@ -378,9 +380,15 @@ func TestNacksAndCRCAcrossLibraries(t *testing.T) {
 
 	require.NoError(t, victim.Shutdown())
 	// The only possible relay for each prober is the other library's member.
-	eventually(t, 20*time.Second, func() bool { return atSwim.nacks.Load() > 0 && atML.nacks.Load() > 0 },
-		"nacks from a memberlist relay reach swim, and from a swim relay reach memberlist")
-	eventually(t, 30*time.Second, func() bool {
+	deadline := time.Now().Add(40 * time.Second)
+	for atSwim.nacks.Load() == 0 || atML.nacks.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("within 40 s: %d nacks from the memberlist relay reached swim, %d from the swim relay reached memberlist",
+				atSwim.nacks.Load(), atML.nacks.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	eventually(t, 60*time.Second, func() bool {
 		return !slices.Contains(mlNames(ml), "victim") && !slices.Contains(swimNames(sw), "victim")
 	}, "both declare the victim dead")
 	require.Zero(t, sw.Drops()[swim.DropCRCMismatch], "swim accepted every CRC memberlist sent")
