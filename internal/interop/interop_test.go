@@ -93,6 +93,21 @@ func mlNames(m *memberlist.Memberlist) []string {
 	return out
 }
 
+// allHold reports whether every member on both sides holds exactly the members named in all.
+func allHold(mls []*memberlist.Memberlist, sws []*swim.Memberlist, all []string) bool {
+	for _, m := range mls {
+		if !slices.Equal(mlNames(m), all) {
+			return false
+		}
+	}
+	for _, m := range sws {
+		if !slices.Equal(swimNames(m), all) {
+			return false
+		}
+	}
+	return true
+}
+
 func swimNames(m *swim.Memberlist) []string {
 	var out []string
 	for _, n := range m.Members() {
@@ -131,19 +146,7 @@ func TestMixedClusterConverges(t *testing.T) {
 	all := []string{"ml-0", "ml-1", "ml-2", "sw-0", "sw-1", "sw-2"}
 	// memberlist members that miss a gossiped alive wait for their periodic push/pull
 	// (15 s with the Local timings), so allow for two of those.
-	eventually(t, 40*time.Second, func() bool {
-		for _, m := range mls {
-			if !slices.Equal(mlNames(m), all) {
-				return false
-			}
-		}
-		for _, m := range sws {
-			if !slices.Equal(swimNames(m), all) {
-				return false
-			}
-		}
-		return true
-	}, "the mixed cluster converges on both sides")
+	eventually(t, 40*time.Second, func() bool { return allHold(mls, sws, all) }, "the mixed cluster converges on both sides")
 	for _, n := range ml0.Members() {
 		if n.Name[:2] == "sw" {
 			require.Equal(t, "from-swim", string(n.Meta), "memberlist sees swim metadata")

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"slices"
 	"testing"
 	"time"
 
@@ -87,19 +86,7 @@ func TestEncryptedMixedClusterRotatesKeys(t *testing.T) {
 		require.NoError(t, err, "memberlist joins an encrypted swim member")
 	}
 	all := []string{"ml-0", "ml-1", "ml-2", "sw-0", "sw-1", "sw-2"}
-	converged := func() bool {
-		for _, m := range mls {
-			if !slices.Equal(mlNames(m), all) {
-				return false
-			}
-		}
-		for _, m := range sws {
-			if !slices.Equal(swimNames(m), all) {
-				return false
-			}
-		}
-		return true
-	}
+	converged := func() bool { return allHold(mls, sws, all) }
 	eventually(t, 40*time.Second, converged, "the encrypted mixed cluster converges")
 
 	// Every swim member sends to every memberlist member and back, reliably and best effort.

@@ -227,17 +227,26 @@ func steadyWindow(t *tally, n int, d time.Duration, r *result) {
 	r.PacketsPerNodeS = float64(t.packets.Load()) / secs
 }
 
-// runNormal is the scenario without injected loss: join, steady state, one crash.
+// joinAndSettle starts a cluster, records how it converges, and waits for it to settle.
+func joinAndSettle(lib library, n int, t *tally, r *result) ([]member, error) {
+	ms, joined, err := startCluster(lib, n, t)
+	if err != nil {
+		return ms, err
+	}
+	waitConverged(t, n, joined, 90*time.Second, r)
+	time.Sleep(settle)
+	return ms, nil
+}
+
+// runNormal is the scenario without injected loss: join, steady state, three crashes.
 func runNormal(lib library, n int, steady time.Duration) (result, error) {
 	r := result{Library: lib.name, Nodes: n}
 	t := newTally(n)
-	ms, joined, err := startCluster(lib, n, t)
+	ms, err := joinAndSettle(lib, n, t, &r)
 	defer killAll(ms)
 	if err != nil {
 		return r, err
 	}
-	waitConverged(t, n, joined, 90*time.Second, &r)
-	time.Sleep(settle)
 
 	steadyWindow(t, n, steady, &r)
 
@@ -281,13 +290,11 @@ func runNormal(lib library, n int, steady time.Duration) (result, error) {
 func runLoss(lib library, n, pct int, d time.Duration) (result, error) {
 	r := result{Library: lib.name, Nodes: n, Loss: float64(pct) / 100}
 	t := newTally(n)
-	ms, joined, err := startCluster(lib, n, t)
+	ms, err := joinAndSettle(lib, n, t, &r)
 	defer killAll(ms)
 	if err != nil {
 		return r, err
 	}
-	waitConverged(t, n, joined, 90*time.Second, &r)
-	time.Sleep(settle)
 	// Every packet on loopback passes the output hook once; drop that share of them all,
 	// datagrams and TCP segments alike (TCP then pays its retransmission timeouts).
 	if err := nft("add", "rule", "inet", "compare", "out", "numgen", "random", "mod", "100", "<", strconv.Itoa(pct), "drop"); err != nil {
