@@ -6,6 +6,12 @@
 //
 //	go run ./examples/simulate -n 100 -scenario fail
 //	go run ./examples/simulate -n 200 -scenario loss -loss 0.2 -duration 10m -json
+//
+// With -seeds, or with lists for -n, -config or -scenario, it sweeps instead: every
+// combination over that many seeds, reporting the median and the slowest seed of the figure
+// that shows stragglers (the last member to see a join, a leave, or a death):
+//
+//	go run ./examples/simulate -seeds 100 -n 8,32,128,1000 -config local,lan -scenario leave,fail
 package main
 
 import (
@@ -20,39 +26,51 @@ import (
 
 func main() {
 	var (
-		n         = flag.Int("n", 50, "number of members")
-		scenario  = flag.String("scenario", "fail", "join, fail, leave, loss, partition or pause")
+		sizes     = flag.String("n", "50", "number of members (a comma-separated list sweeps)")
+		scenario  = flag.String("scenario", "fail", "join, fail, leave, loss, partition or pause (a list sweeps)")
+		seeds     = flag.Int("seeds", 1, "sweep over this many seeds, starting at -seed")
+		late      = flag.Duration("late", 1500*time.Millisecond, "sweep: count the seeds whose figure is over this")
 		duration  = flag.Duration("duration", 60*time.Second, "longest virtual time the scenario runs")
 		loss      = flag.Float64("loss", 0, "packet loss probability on every link, 0..1 (loss scenario: default 0.2)")
 		latency   = flag.Duration("latency", time.Millisecond, "one-way link latency")
 		jitter    = flag.Duration("jitter", 0, "extra random one-way delay, uniform in [0, jitter)")
-		preset    = flag.String("config", "lan", "timing preset: lan, wan or local")
+		preset    = flag.String("config", "lan", "timing preset: lan, wan or local (a list sweeps)")
 		seed      = flag.Uint64("seed", 1, "random seed; the same seed gives the same run")
 		asJSON    = flag.Bool("json", false, "print one JSON object instead of a report")
 		partition = flag.Duration("partition-for", 60*time.Second, "partition scenario: how long the halves stay apart")
 	)
 	flag.Parse()
 
-	var cfg *swim.Config
-	switch *preset {
-	case "lan":
-		cfg = swim.DefaultLANConfig()
-	case "wan":
-		cfg = swim.DefaultWANConfig()
-	case "local":
-		cfg = swim.DefaultLocalConfig()
-	default:
-		fmt.Fprintf(os.Stderr, "simulate: unknown -config %q (want lan, wan or local)\n", *preset)
+	ns, err := parseSizes(*sizes)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "simulate:", err)
 		os.Exit(2)
 	}
+	presets, scenarios := splitList(*preset), splitList(*scenario)
 	if *loss < 0 || *loss > 1 {
 		fmt.Fprintln(os.Stderr, "simulate: -loss must be between 0 and 1")
 		os.Exit(2)
 	}
-	r, err := swim.Simulate(swim.SimConfig{
-		Nodes: *n, Seed: *seed, Scenario: *scenario, Duration: *duration, Config: cfg,
-		Latency: *latency, Jitter: *jitter, Loss: *loss, PartitionFor: *partition,
-	})
+	base := swim.SimConfig{Duration: *duration, Latency: *latency, Jitter: *jitter, Loss: *loss, PartitionFor: *partition}
+	if *seeds > 1 || len(ns) > 1 || len(presets) > 1 || len(scenarios) > 1 {
+		if err := sweep(presets, ns, scenarios, *seed, max(1, *seeds), late.Seconds(), base); err != nil {
+			fmt.Fprintln(os.Stderr, "simulate:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	if len(presets) != 1 || len(scenarios) != 1 {
+		fmt.Fprintln(os.Stderr, "simulate: -config and -scenario need a value")
+		os.Exit(2)
+	}
+	cfg, err := presetConfig(presets[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "simulate:", err)
+		os.Exit(2)
+	}
+	sc := base
+	sc.Nodes, sc.Seed, sc.Scenario, sc.Config = ns[0], *seed, scenarios[0], cfg
+	r, err := swim.Simulate(sc)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simulate:", err)
 		os.Exit(2)
@@ -66,7 +84,7 @@ func main() {
 		}
 		return
 	}
-	report(r, *preset)
+	report(r, presets[0])
 }
 
 // seconds renders a scenario time, or says it never happened.
