@@ -276,6 +276,7 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 	c.members.byName = make(map[string]*member)
 	c.awareness.max = cfg.AwarenessMaxMultiplier
 	c.queue.RetransmitMult = cfg.RetransmitMult
+	c.queue.membership = true
 	c.queue.NumNodes = func() int { return len(c.members.list) }
 	vsns := []byte{ProtocolVersionMin, ProtocolVersionMax, cfg.ProtocolVersion, cfg.DelegateProtocolMin, cfg.DelegateProtocolMax, cfg.DelegateProtocolVersion}
 	c.self = &member{identity: newIdentity(cfg.Name, addrBytes(addr), port, meta, vsns, nil), incarnation: 1, state: StateAlive}
