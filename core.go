@@ -38,6 +38,7 @@ const (
 	timerFollowUp                      // an extra push/pull while the view is still changing
 	timerReconnect                     // try to reach a failed member again
 	timerLastCall                      // tell a suspect directly that it is suspected
+	timerNackDue                       // the relays of a failed probe have had time to nack
 )
 
 // timer is one entry of the heap. Timers are never cancelled: a stale one is recognised when it
@@ -331,7 +332,13 @@ func (c *core) jitter(d time.Duration) time.Duration {
 	return time.Duration(c.rng.Int64N(int64(d)))
 }
 
+// arm sets a timer for at, or for now if at has passed: a deadline that moved into the past
+// (a suspicion confirmed after its shortened timeout) is due, not late, and must not read as
+// a stalled loop.
 func (c *core) arm(at time.Time, kind timerKind, id uint32, name string, gen uint64) {
+	if at.Before(c.now) {
+		at = c.now
+	}
 	c.tseq++
 	c.timers.push(timer{at: at.UnixNano(), seq: c.tseq, kind: kind, id: id, gen: gen, name: name})
 }
@@ -387,6 +394,8 @@ func (c *core) fire(t timer) {
 		c.reconnectTick()
 	case timerLastCall:
 		c.lastCall(t.name, t.gen)
+	case timerNackDue:
+		c.nackDue(t.id)
 	}
 }
 
@@ -437,12 +446,12 @@ func (c *core) handleMessage(from netip.AddrPort, msg []byte) {
 	case wire.AckRespMsg:
 		var m wire.AckResp
 		if err = m.Decode(body); err == nil {
-			c.handleAck(&m)
+			c.handleAck(from, &m)
 		}
 	case wire.NackRespMsg:
 		var m wire.NackResp
 		if err = m.Decode(body); err == nil {
-			c.handleNack(&m)
+			c.handleNack(from, &m)
 		}
 	case wire.SuspectMsg:
 		var m wire.Suspect
@@ -670,3 +679,6 @@ func (c *core) snapshot() []Node {
 	}
 	return nodes
 }
+
+// healthScore is Lifeguard's local health score: 0 is healthy.
+func (c *core) healthScore() int { return c.awareness.score }

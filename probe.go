@@ -12,8 +12,8 @@ package swim
 //  3. Without any ack, suspect the target. Suspicion, not the probe, decides death.
 //
 // Local health ("awareness", Lifeguard section 4.1) is a score that rises when this member
-// itself seems slow (missed nacks, failed probes, having to refute, its own timers firing late)
-// and falls with each prompt ack. Probe interval and timeout are stretched by score+1, so a
+// itself seems slow (relays that should have nacked and did not, having to refute, its own
+// timers firing late) and falls with each answered probe. Probe interval and timeout are stretched by score+1, so a
 // member that is struggling accuses others less.
 
 import (
@@ -23,26 +23,71 @@ import (
 	"github.com/swim-go/swim/internal/wire"
 )
 
-// prober holds the probe schedule and the probe in flight.
+// prober holds the probe schedule, the probe in flight, and the last failed probe while its
+// relays' nacks are still being counted.
 type prober struct {
-	order  []*member
-	idx    int
-	active *activeProbe
+	order   []*member
+	idx     int
+	active  *activeProbe
+	judging *activeProbe
 }
 
-// activeProbe is the probe in flight.
+// probePhase is where a probe is. It only moves forward.
+type probePhase uint8
+
+const (
+	probeDirect   probePhase = iota // the ping is out; waiting ProbeTimeout for its ack
+	probeIndirect                   // relays (and maybe a stream ping) are out until the window closes
+	probeStream                     // the window closed; only the stream ping may still answer
+	probeAnswered                   // an ack came: directly, through a relay, or by stream
+	probeFailed                     // no answer: the target is suspected; nacks still count
+)
+
+// activeProbe is one probe: its target, its phase, and the relays asked to help.
 type activeProbe struct {
 	seq           uint32
 	target        *member
 	start         time.Time
-	acked         bool // an ack (direct or relayed) arrived
-	indirect      bool // the direct ping timed out
-	expectedNacks int
-	nacks         int
+	phase         probePhase
 	streamPending bool // a stream ping is out
-	streamOK      bool // the stream ping was answered
-	ended         bool // the window closed while the stream ping was still out
-	done          bool
+	// trusted says the target had answered this member before: only then does its silence,
+	// with no trusted relay to tell who is at fault, count against this member's health.
+	trusted bool
+	relays  []probeRelay
+}
+
+// probeRelay is a member asked to ping the target for us.
+type probeRelay struct {
+	m *member
+	// counts says its silence would count against this member's health: it promised a
+	// nack and had answered this member before, so a missing nack suggests the problem is
+	// here rather than there.
+	counts bool
+	nacked bool
+}
+
+// finished says the probe will not change the target's fate any more.
+func (p *activeProbe) finished() bool { return p.phase >= probeAnswered }
+
+// relayAt returns the relay at address from, or nil.
+func (p *activeProbe) relayAt(from netip.AddrPort) *probeRelay {
+	for i := range p.relays {
+		if p.relays[i].m.addrPort() == from {
+			return &p.relays[i]
+		}
+	}
+	return nil
+}
+
+// bySeq returns the probe with this sequence number that may still hear a nack, or nil.
+func (p *prober) bySeq(seq uint32) *activeProbe {
+	switch {
+	case p.active != nil && p.active.seq == seq:
+		return p.active
+	case p.judging != nil && p.judging.seq == seq:
+		return p.judging
+	}
+	return nil
 }
 
 // relay is a ping this member sent on behalf of another member's indirect probe.
@@ -126,7 +171,12 @@ func (a *awareness) noteLateness(c *core, late time.Duration) {
 
 // probeTick starts the next probe and arms the one after.
 func (c *core) probeTick() {
-	if p := c.probe.active; p != nil && !p.done {
+	if p := c.probe.active; p != nil && p.phase == probeIndirect {
+		// The window may close at this very instant (it does whenever the score is 0):
+		// close it first rather than put the next probe off.
+		c.probeEnd(p.seq)
+	}
+	if p := c.probe.active; p != nil && !p.finished() {
 		// The previous probe's window was stretched (or its stream ping is still out):
 		// let it finish first.
 		c.armAfter(c.awareness.scale(c.cfg.ProbeTimeout), timerProbe, 0, "", 0)
@@ -141,7 +191,7 @@ func (c *core) probeTick() {
 		return
 	}
 	seq := c.nextSeqNo()
-	c.probe.active = &activeProbe{seq: seq, target: target, start: c.now}
+	c.probe.active = &activeProbe{seq: seq, target: target, start: c.now, trusted: target.answered}
 	ping := c.pingFor(seq, target.name)
 	if target.state == StateSuspect {
 		// The buddy system: the suspect hears the accusation from its prober. It goes ahead
@@ -162,14 +212,14 @@ func (c *core) pingFor(seq uint32, target string) *wire.Ping {
 // probeTimeout moves a probe without a direct ack to indirect pings.
 func (c *core) probeTimeout(seq uint32) {
 	p := c.probe.active
-	if p == nil || p.seq != seq || p.done || p.acked {
+	if p == nil || p.seq != seq || p.phase != probeDirect {
 		return
 	}
 	if due := p.start.Add(c.awareness.scale(c.cfg.ProbeTimeout)); c.now.Before(due) {
 		c.arm(due, timerProbeTimeout, seq, "", 0)
 		return
 	}
-	p.indirect = true
+	p.phase = probeIndirect
 	t := p.target
 	end := p.start.Add(c.awareness.scale(c.cfg.ProbeInterval))
 	if !end.After(c.now) {
@@ -177,14 +227,10 @@ func (c *core) probeTimeout(seq uint32) {
 		c.arm(end, timerProbeEnd, seq, "", 0)
 		return
 	}
-	for _, r := range c.kRandomMembers(c.cfg.IndirectChecks, func(m *member) bool {
-		return m != c.self && m != t && m.state == StateAlive
-	}) {
+	for _, r := range c.pickRelays(t) {
 		req := wire.IndirectPingReq{SeqNo: seq, Target: t.addrBytes(), Port: t.port, Node: t.name, Nack: r.vsn[1] >= 4,
 			SourceAddr: c.self.addrBytes(), SourcePort: c.self.port, SourceNode: c.self.name}
-		if req.Nack {
-			p.expectedNacks++
-		}
+		p.relays = append(p.relays, probeRelay{m: r, counts: req.Nack && r.answered})
 		c.sendMsg(r.addrPort(), r, req.Append(c.msgBuf[:0]))
 	}
 	if !c.cfg.DisableTcpPings && t.vsn[1] >= 3 {
@@ -195,39 +241,61 @@ func (c *core) probeTimeout(seq uint32) {
 	c.arm(end, timerProbeEnd, seq, "", 0)
 }
 
+// pickRelays chooses up to IndirectChecks alive members to ping t for us, preferring those
+// that have answered this member before: a member that never answered (crashed, or a fake a
+// stranger announced) would neither reach the target nor nack.
+func (c *core) pickRelays(t *member) []*member {
+	eligible := func(m *member) bool { return m != c.self && m != t && m.state == StateAlive }
+	k := c.cfg.IndirectChecks
+	picked := c.kRandomMembers(k, func(m *member) bool { return eligible(m) && m.answered })
+	if len(picked) < k {
+		more := append([]*member(nil), picked...)
+		for _, m := range c.kRandomMembers(k-len(more), func(m *member) bool { return eligible(m) && !m.answered }) {
+			more = append(more, m)
+		}
+		picked = more
+	}
+	return picked
+}
+
 // probeEnd closes a probe's window.
 func (c *core) probeEnd(seq uint32) {
 	p := c.probe.active
-	if p == nil || p.seq != seq || p.done {
+	if p == nil || p.seq != seq || p.phase != probeIndirect {
 		return
 	}
 	if due := p.start.Add(c.awareness.scale(c.cfg.ProbeInterval)); c.now.Before(due) {
 		c.arm(due, timerProbeEnd, seq, "", 0)
 		return
 	}
-	if p.streamPending && !p.acked {
-		p.ended = true
+	if p.streamPending {
+		p.phase = probeStream
 		return
 	}
-	c.concludeProbe(p)
+	c.probeFailed(p)
 }
 
-// concludeProbe judges a probe whose window has closed.
-func (c *core) concludeProbe(p *activeProbe) {
-	p.done = true
-	if p.acked {
-		return
+// probeAnswered ends a probe that got an ack, by any path. Lifeguard: every answered probe
+// is evidence that this member is healthy.
+func (c *core) probeAnswered(p *activeProbe) {
+	p.phase = probeAnswered
+	p.target.answered = true
+	c.awareness.apply(-1)
+}
+
+// probeFailed ends a probe that got no ack: the target is suspected, and the relays' nacks
+// are judged once they have had time to arrive.
+func (c *core) probeFailed(p *activeProbe) {
+	p.phase = probeFailed
+	if c.probe.judging != nil {
+		c.judgeNacks(c.probe.judging)
 	}
-	if p.streamOK {
-		c.log.Warn("stream ping answered but packet probes failed; the network may drop UDP", "peer", p.target.name)
-		return
-	}
-	// Lifeguard: relays that did not even send a nack suggest the problem is here.
-	if p.expectedNacks > 0 {
-		c.awareness.apply(p.expectedNacks - p.nacks)
-	} else {
-		c.awareness.apply(1)
-	}
+	c.probe.judging = p
+	// A relay pings the target when our request arrives and nacks ProbeTimeout later;
+	// allow one more ProbeTimeout for the two trips. With LAN timings that is after the
+	// window closes, so judging at the window's end would miss every nack.
+	indirectAt := p.start.Add(c.awareness.scale(c.cfg.ProbeTimeout))
+	c.arm(indirectAt.Add(2*c.cfg.ProbeTimeout), timerNackDue, p.seq, "", 0)
 	t := p.target
 	if c.members.byName[t.name] != t {
 		return
@@ -236,21 +304,59 @@ func (c *core) concludeProbe(p *activeProbe) {
 	c.suspectNode(&wire.Suspect{Incarnation: t.incarnation, Node: t.name, From: c.self.name})
 }
 
+// nackDue judges the nacks of the failed probe seq, if it is still waiting for them.
+func (c *core) nackDue(seq uint32) {
+	if p := c.probe.judging; p != nil && p.seq == seq {
+		c.judgeNacks(p)
+	}
+}
+
+// judgeNacks applies Lifeguard's verdict on a failed probe (section 4.1): each relay that had
+// answered before and promised a nack but sent none suggests that this member, not the
+// target, is cut off. With no such relay to ask, the failed probe itself counts once, if the
+// target used to answer: a member that never answered (a fake a stranger announced) says
+// nothing about this member's health by staying silent. A failed probe never lowers the
+// score. A relay that stayed silent is not trusted until it answers again, so a crashed or
+// fake relay is held against this member at most once.
+func (c *core) judgeNacks(p *activeProbe) {
+	if c.probe.judging == p {
+		c.probe.judging = nil
+	}
+	counted, missing := 0, 0
+	for i := range p.relays {
+		r := &p.relays[i]
+		if !r.counts {
+			continue
+		}
+		counted++
+		if !r.nacked {
+			missing++
+			r.m.answered = false
+		}
+	}
+	if counted == 0 && p.trusted {
+		missing = 1
+	}
+	c.awareness.apply(missing)
+}
+
 // streamPingResult takes the outcome of a probe's stream ping.
 func (c *core) streamPingResult(ps pendingStream, reply []byte, err error) {
 	p := c.probe.active
-	if p == nil || p.seq != ps.seq || p.done {
+	if p == nil || p.seq != ps.seq || p.finished() {
 		return
 	}
 	p.streamPending = false
 	if err == nil && len(reply) > 0 && wire.MessageType(reply[0]) == wire.AckRespMsg {
 		var ack wire.AckResp
 		if ack.Decode(reply[1:]) == nil && ack.SeqNo == ps.seq {
-			p.streamOK = true
+			c.log.Warn("stream ping answered but packet probes failed; the network may drop UDP", "peer", p.target.name)
+			c.probeAnswered(p)
+			return
 		}
 	}
-	if p.ended {
-		c.concludeProbe(p)
+	if p.phase == probeStream {
+		c.probeFailed(p)
 	}
 }
 
@@ -313,7 +419,7 @@ func (c *core) relayTimeout(seq uint32) {
 }
 
 // handleAck matches an ack to a relayed ping (forwarding it) or to the probe in flight.
-func (c *core) handleAck(m *wire.AckResp) {
+func (c *core) handleAck(from netip.AddrPort, m *wire.AckResp) {
 	if r, ok := c.relays[m.SeqNo]; ok {
 		delete(c.relays, m.SeqNo)
 		ack := wire.AckResp{SeqNo: r.origSeq}
@@ -321,23 +427,28 @@ func (c *core) handleAck(m *wire.AckResp) {
 		return
 	}
 	p := c.probe.active
-	if p == nil || p.seq != m.SeqNo || p.done || p.acked {
+	if p == nil || p.seq != m.SeqNo || p.finished() {
 		return
 	}
-	p.acked = true
-	p.done = true
-	if !p.indirect {
-		c.awareness.apply(-1)
+	if r := p.relayAt(from); r != nil {
+		r.m.answered = true
 	}
+	c.probeAnswered(p)
 	if c.cfg.Ping != nil {
 		c.emit(coreEvent{kind: evPingComplete, node: p.target.node(), rtt: c.now.Sub(p.start), msg: m.Payload})
 	}
 }
 
-// handleNack counts a relay's nack for the probe in flight.
-func (c *core) handleNack(m *wire.NackResp) {
-	if p := c.probe.active; p != nil && p.seq == m.SeqNo && !p.done {
-		p.nacks++
+// handleNack counts a relay's nack for a probe: once per relay, however often the network
+// duplicates it, and only from a relay that was asked.
+func (c *core) handleNack(from netip.AddrPort, m *wire.NackResp) {
+	p := c.probe.bySeq(m.SeqNo)
+	if p == nil {
+		return
+	}
+	if r := p.relayAt(from); r != nil {
+		r.nacked = true
+		r.m.answered = true
 	}
 }
 

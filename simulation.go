@@ -323,7 +323,7 @@ func (s *Simulation) PauseDuringProbe(i int, d time.Duration) {
 // pauseIfProbing carries out PauseDuringProbe once n has just started a probe.
 func (s *Simulation) pauseIfProbing(n *simNode) {
 	p := n.core.probe.active
-	if n.pauseOnProbe <= 0 || p == nil || p.done || !p.start.Equal(s.net.Now()) {
+	if n.pauseOnProbe <= 0 || p == nil || p.finished() || !p.start.Equal(s.net.Now()) {
 		return
 	}
 	d := n.pauseOnProbe

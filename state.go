@@ -39,6 +39,9 @@ type member struct {
 
 	state       NodeState
 	incarnation uint32
+	// answered says the member answered this one's ping or relay request since it was last
+	// silent as a relay: only such a member's missing nack counts against local health.
+	answered bool
 }
 
 // identity is what a member advertises: name, address, metadata, versions. Never changed
