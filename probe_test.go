@@ -236,10 +236,7 @@ func TestSilentRelaysNotHeldAgainstProber(t *testing.T) {
 	h.trust("p1")
 	h.answering = func(string) bool { return false }
 	failed = 0
-	h.onProbeFailed = func(relays []string) {
-		failed++
-		require.NotEmpty(t, relays, "untrusted relays are still asked")
-	}
+	h.onProbeFailed = func([]string) { failed++ }
 	for failed < 6 {
 		h.runAnswering(h.c.cfg.ProbeInterval)
 	}
