@@ -194,6 +194,11 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 			return false
 		}
 		scanned++
+		if len(parts) >= maxCompoundParts {
+			// The compound's part count is one byte: with a large UDPBufferSize and a
+			// long queue, more would wrap it and the receiver would drop everything.
+			return false
+		}
 		if cost := len(it.msg) + overhead; it.packet != q.packet && used+cost <= limit {
 			it.packet = q.packet
 			used += cost

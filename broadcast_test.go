@@ -116,3 +116,23 @@ func TestSuspicionTimeout(t *testing.T) {
 	require.Equal(t, 8*time.Second, s.timeout(), "k confirmations bring it to min")
 	require.False(t, s.confirm("d"), "no more than k confirmations count")
 }
+
+// "A compound never holds more than 255 parts": its count is one byte. With UDPBufferSize
+// 65,000 and 400 queued alives the count used to wrap, and the receiver dropped the packet.
+func TestCompoundAtMost255Parts(t *testing.T) {
+	cfg := DefaultLANConfig()
+	cfg.UDPBufferSize = 65000
+	cfg.EnableCompression = false
+	h := newHarness(t, cfg, 2)
+	for i := range 400 {
+		a := wire.Alive{Incarnation: 1, Node: fmt.Sprintf("m%d", i), Addr: []byte{10, 0, 2, byte(i)}, Port: 7000 + uint16(i), Vsn: []byte{1, 5, 2, 0, 0, 0}}
+		h.recv("p1", a.Append(nil))
+	}
+	h.advance(h.c.cfg.GossipInterval)
+	require.NotEmpty(t, h.sent, "the gossip round sends")
+	for _, p := range h.sent {
+		require.LessOrEqual(t, len(p.msgs), maxCompoundParts, "parts in one packet to %s", p.to)
+	}
+	_, alives := h.sentOf(wire.AliveMsg)
+	require.Greater(t, len(alives), 255, "the rest of the queue went in other packets")
+}
