@@ -24,6 +24,7 @@ package swim
 
 import (
 	"math"
+	"sync"
 
 	"github.com/google/btree"
 )
@@ -61,10 +62,11 @@ func lessBroadcast(a, b *broadcastItem) bool {
 
 // BroadcastQueue is a retransmit-limited queue of broadcasts, ordered by fewest transmissions
 // first. The protocol uses one for membership news; an application can use another to
-// implement Delegate.GetBroadcasts. It is not safe for concurrent use: the protocol calls
-// GetBroadcasts on its loop, so guard an application queue with a mutex if other goroutines
-// queue into it.
+// implement Delegate.GetBroadcasts. It is safe for concurrent use, as memberlist's
+// TransmitLimitedQueue is: the protocol takes from it on its loop while request goroutines
+// queue into it. A notify function runs with the queue locked and must not call it.
 type BroadcastQueue struct {
+	mu sync.Mutex
 	// NumNodes returns the current cluster size; it sets the retransmit limit.
 	NumNodes func() int
 	// RetransmitMult scales the retransmit limit: RetransmitMult * ceil(log10(n+1)).
@@ -91,6 +93,8 @@ func (q *BroadcastQueue) init() {
 // message with the same name is replaced (and its notify called). notify, if not nil, is
 // called once when msg has been sent as often as it will be, or was replaced.
 func (q *BroadcastQueue) QueueBroadcast(name string, msg []byte, notify func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.queue(name, msg, false, notify)
 }
 
@@ -122,6 +126,8 @@ func (q *BroadcastQueue) remove(it *broadcastItem) {
 
 // Len returns the number of queued broadcasts.
 func (q *BroadcastQueue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.tree == nil {
 		return 0
 	}
@@ -130,6 +136,8 @@ func (q *BroadcastQueue) Len() int {
 
 // Reset drops every queued broadcast, calling their notify functions.
 func (q *BroadcastQueue) Reset() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.tree == nil {
 		return
 	}
@@ -144,6 +152,8 @@ func (q *BroadcastQueue) Reset() {
 // for each, and counts one transmission for each. It has the signature of
 // Delegate.GetBroadcasts.
 func (q *BroadcastQueue) GetBroadcasts(overhead, limit int) [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	q.packet++
 	out, _ := q.take(nil, overhead, limit, false)
 	return out
@@ -176,6 +186,9 @@ func (q *BroadcastQueue) transmitLimit(n int) int {
 // messages too large for the space left cannot make packing cost O(queue).
 const maxScan = 512
 
+// take (like queue and remove) expects the caller to hold q.mu, or to be the queue's only
+// user, as the protocol loop is for its own queue.
+//
 // take appends to parts the messages that fit in limit bytes (each costing overhead more),
 // priority ones only if onlyPriority, and returns the bytes used.
 func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority bool) ([][]byte, int) {

@@ -2,6 +2,7 @@ package swim
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -135,4 +136,31 @@ func TestCompoundAtMost255Parts(t *testing.T) {
 	}
 	_, alives := h.sentOf(wire.AliveMsg)
 	require.Greater(t, len(alives), 255, "the rest of the queue went in other packets")
+}
+
+// "BroadcastQueue is safe for concurrent use, as memberlist's TransmitLimitedQueue is": a
+// ported delegate queues from request goroutines while the protocol loop takes. Run under
+// -race, this failed before the queue had its own lock.
+func TestBroadcastQueueConcurrentUse(t *testing.T) {
+	q := &BroadcastQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				q.QueueBroadcast(fmt.Sprintf("k%d-%d", g, i%50), []byte("update"), nil)
+				_ = q.Len()
+			}
+		}()
+	}
+	taken := 0
+	for range 2000 {
+		taken += len(q.GetBroadcasts(3, 1400))
+	}
+	wg.Wait()
+	for q.Len() > 0 {
+		taken += len(q.GetBroadcasts(3, 1400))
+	}
+	require.Positive(t, taken)
 }

@@ -16,6 +16,7 @@ package swim
 // driver, so nothing re-enters it and a seeded run is exactly repeatable.
 
 import (
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -615,7 +616,8 @@ const compressMinSize = 128
 func (c *core) leave(now time.Time, token uint64) {
 	c.setNow(now)
 	if c.leaving {
-		c.finish(token, 0, ErrLeft)
+		// As in memberlist, leaving twice is not an error.
+		c.finish(token, 0, nil)
 		return
 	}
 	c.leaving = true
@@ -659,6 +661,10 @@ func (c *core) broadcastFinished(token uint64) { c.finish(token, 0, nil) }
 // when it was handed to the network.
 func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byte, reliable bool, token uint64) {
 	c.setNow(now)
+	if m := c.members.byName[name]; m == nil || (m.state != StateAlive && m.state != StateSuspect) {
+		c.finish(token, 0, fmt.Errorf("%w: %q is not an alive member", ErrUnknownNode, name))
+		return
+	}
 	if reliable {
 		c.openStream(to, c.frameStream(wire.AppendStreamUser(nil, msg)), c.cfg.TCPTimeout, false,
 			pendingStream{kind: streamUserMsg, token: token, name: name})

@@ -80,12 +80,13 @@ func (m *Memberlist) drain() {
 		m.streams.Add(1)
 		go m.exchange(st, m.core.sec)
 	}
+	// Publish first: an event is delivered after the snapshot that contains it, so that
+	// Members() called in NotifyJoin(x) includes x, and Members() after Join returns shows
+	// what the join learnt.
+	m.publish()
 	if len(out.events) > 0 {
 		m.events.push(out.events)
 	}
-	// Publish before finishing API calls, so that Members() after Join returns shows what the
-	// join learnt.
-	m.publish()
 	for _, d := range out.done {
 		if ch := m.waiters[d.token]; ch != nil {
 			delete(m.waiters, d.token)
@@ -277,16 +278,19 @@ func (d *dispatcher) push(evs []coreEvent) {
 	}
 }
 
-// close stops the dispatcher after the event being delivered, and waits for it.
+// close stops the dispatcher: events not yet delivered are dropped. It does not wait for a
+// callback in progress, which may be the caller itself (Shutdown from NotifyJoin) or blocked
+// for good (a ChannelEventDelegate nobody reads): that goroutine ends when the callback
+// returns.
 func (d *dispatcher) close() {
 	d.mu.Lock()
 	d.closed = true
+	d.queue = nil
 	d.mu.Unlock()
 	select {
 	case d.signal <- struct{}{}:
 	default:
 	}
-	<-d.done
 }
 
 func (d *dispatcher) run() {
@@ -300,12 +304,21 @@ func (d *dispatcher) run() {
 			return
 		}
 		for i := range evs {
+			if d.isClosed() {
+				return
+			}
 			d.deliver(&evs[i])
 		}
 		if len(evs) == 0 {
 			<-d.signal
 		}
 	}
+}
+
+func (d *dispatcher) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
 }
 
 func (d *dispatcher) deliver(e *coreEvent) {

@@ -195,7 +195,9 @@ func (m *Memberlist) NumMembers() int { return len(m.view.Load().members) }
 func (m *Memberlist) LocalNode() Node { return m.view.Load().local }
 
 // UpdateNode reads Delegate.NodeMeta again and announces it, waiting up to timeout for the
-// announcement to be disseminated.
+// announcement to be disseminated; a timeout <= 0 waits as long as that takes, as in
+// memberlist. It returns ErrLeft after Leave and ErrNotRunning after Shutdown, and may be
+// called from a callback.
 func (m *Memberlist) UpdateNode(timeout time.Duration) error {
 	var meta []byte
 	if m.cfg.Delegate != nil {
@@ -208,15 +210,22 @@ func (m *Memberlist) UpdateNode(timeout time.Duration) error {
 }
 
 // Leave announces that this member is leaving and waits up to timeout for the announcement
-// to be disseminated. The member keeps running (answering probes) until Shutdown.
+// to be disseminated; a timeout <= 0 waits as long as that takes, as in memberlist. The
+// member keeps running (answering probes) until Shutdown. A second Leave returns nil at
+// once; after Shutdown it returns ErrNotRunning. It may be called from a callback.
 func (m *Memberlist) Leave(timeout time.Duration) error {
 	return m.waitFor(timeout, func(token uint64) { m.core.leave(time.Now(), token) })
 }
 
-// waitFor runs an announcing call and waits for it, mapping the deadline to ErrTimeout.
+// waitFor runs an announcing call and waits for it, mapping the deadline to ErrTimeout; a
+// timeout <= 0 means no deadline.
 func (m *Memberlist) waitFor(timeout time.Duration, f func(token uint64)) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	d, err := m.call(ctx, f)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w after %v", ErrTimeout, timeout)
@@ -227,17 +236,22 @@ func (m *Memberlist) waitFor(timeout time.Duration, f func(token uint64)) error 
 	return d.err
 }
 
-// SendBestEffort sends msg to one member in a single packet, with no acknowledgement.
+// SendBestEffort sends msg to one member in a single packet, with no acknowledgement. It
+// returns ErrUnknownNode if to is not an alive or suspect member.
 func (m *Memberlist) SendBestEffort(to Node, msg []byte) error {
 	if len(msg)+1+compoundHeader+compoundPartOverhead > m.cfg.UDPBufferSize {
 		return fmt.Errorf("%w: %d bytes do not fit in one %d-byte packet", ErrMessageTooLarge, len(msg), m.cfg.UDPBufferSize)
 	}
 	msg = append([]byte(nil), msg...)
-	_, err := m.call(context.Background(), func(token uint64) { m.core.sendUser(time.Now(), to.AddrPort(), to.Name, msg, false, token) })
-	return err
+	d, err := m.call(context.Background(), func(token uint64) { m.core.sendUser(time.Now(), to.AddrPort(), to.Name, msg, false, token) })
+	if err != nil {
+		return err
+	}
+	return d.err
 }
 
-// SendReliable sends msg to one member over a stream and returns once it was written.
+// SendReliable sends msg to one member over a stream and returns once it was written. It
+// returns ErrUnknownNode if to is not an alive or suspect member.
 func (m *Memberlist) SendReliable(to Node, msg []byte) error {
 	msg = append([]byte(nil), msg...)
 	d, err := m.call(context.Background(), func(token uint64) { m.core.sendUser(time.Now(), to.AddrPort(), to.Name, msg, true, token) })
@@ -307,7 +321,10 @@ func (m *Memberlist) HealthScore() int {
 }
 
 // Shutdown stops the member without announcing anything (use Leave first to leave
-// gracefully), closes the transport and waits for every goroutine to end. It is idempotent.
+// gracefully), closes the transport and waits for the protocol's goroutines to end. It is
+// idempotent and may be called from a callback. Events not yet delivered are dropped; a
+// callback still running (or blocked, like a ChannelEventDelegate whose channel nobody
+// reads) keeps its goroutine until it returns, and does not delay Shutdown.
 func (m *Memberlist) Shutdown() error {
 	var err error
 	m.stopOnce.Do(func() {

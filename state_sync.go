@@ -150,6 +150,10 @@ func (c *core) startPushPull(to netip.AddrPort, name string, chain bool) {
 // join starts a push/pull with each seed; the call with this token finishes when all are done.
 func (c *core) join(now time.Time, seeds []netip.AddrPort, token uint64) {
 	c.setNow(now)
+	if c.leaving {
+		c.finish(token, 0, ErrLeft)
+		return
+	}
 	if len(seeds) == 0 {
 		c.finish(token, 0, ErrNoSeeds)
 		return

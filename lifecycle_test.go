@@ -1,0 +1,144 @@
+package swim
+
+// The runtime's promises at its edges (membership.go, loop.go): no call hangs or silently does
+// nothing, in virtual time over the in-memory transport.
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// joined starts two members, b joined to a, and waits until each sees the other.
+func joined(t *testing.T) (a, b testMember) {
+	t.Helper()
+	network := NewMemNetwork()
+	a, b = startMember(t, network, 1), startMember(t, network, 2)
+	_, err := b.Join([]string{a.LocalNode().Address()})
+	require.NoError(t, err)
+	waitUntil(t, 5*time.Second, func() bool { return a.NumMembers() == 2 && b.NumMembers() == 2 }, "two members see each other")
+	return a, b
+}
+
+// "Shutdown returns promptly when it is called from an event callback."
+func TestShutdownFromCallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		network := NewMemNetwork()
+		a, b := startMember(t, network, 1), startMember(t, network, 2)
+		done := make(chan error, 1)
+		a.rec.onJoin = func(Node) { done <- a.Shutdown() }
+		// a may shut down before it answers b's push/pull: the join's outcome is not the
+		// point here.
+		_, _ = b.Join([]string{a.LocalNode().Address()})
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("Shutdown from NotifyJoin did not return")
+		}
+		require.NoError(t, b.Shutdown())
+	})
+}
+
+// "Shutdown returns promptly when the application stopped reading its
+// ChannelEventDelegate channel."
+func TestShutdownWithUnreadEventChannel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		network := NewMemNetwork()
+		ch := make(chan NodeEvent) // nobody reads it
+		tr, err := network.NewTransport(netipOf(9))
+		require.NoError(t, err)
+		cfg := DefaultLocalConfig()
+		cfg.Name, cfg.Transport, cfg.Events = "stuck", tr, &ChannelEventDelegate{Ch: ch}
+		m, err := Create(cfg)
+		require.NoError(t, err)
+		b := startMember(t, network, 2)
+		_, err = b.Join([]string{m.LocalNode().Address()})
+		require.NoError(t, err)
+		waitUntil(t, 5*time.Second, func() bool { return m.NumMembers() == 2 }, "joined")
+		done := make(chan error, 1)
+		go func() { done <- m.Shutdown() }()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("Shutdown waited for a channel nobody reads")
+		}
+		require.NoError(t, b.Shutdown())
+		<-ch // let the blocked delivery finish, so its goroutine ends inside the bubble
+	})
+}
+
+// "Leave(0) and UpdateNode(0) mean no deadline, as in memberlist": they used to time out at
+// once and do nothing, so a ported program's leave looked like a crash.
+func TestZeroTimeoutMeansNoDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := joined(t)
+		b.rec.mu.Lock()
+		b.rec.meta = []byte("v2")
+		b.rec.mu.Unlock()
+		require.NoError(t, b.UpdateNode(0))
+		require.NoError(t, b.Leave(0))
+		waitUntil(t, 5*time.Second, func() bool { return a.rec.sawLeft("m2") }, "the leave is seen as left")
+		require.NoError(t, b.Leave(0), "a second Leave returns nil, as in memberlist")
+		_, err := b.Join([]string{a.LocalNode().Address()})
+		require.ErrorIs(t, err, ErrLeft, "Join after Leave")
+		require.NoError(t, a.Shutdown())
+		require.NoError(t, b.Shutdown())
+	})
+}
+
+// "Members() called in NotifyJoin(x) includes x": events are delivered after the snapshot
+// that contains them is published.
+func TestMembersInNotifyJoinIncludesTheNewMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		network := NewMemNetwork()
+		a := startMember(t, network, 1)
+		missing := make(chan string, 64)
+		a.rec.onJoin = func(n Node) {
+			if !slices.Contains(names(a.Members()), n.Name) {
+				missing <- n.Name
+			}
+		}
+		var others []testMember
+		for i := 2; i <= 20; i++ {
+			m := startMember(t, network, i)
+			others = append(others, m)
+			_, err := m.Join([]string{a.LocalNode().Address()})
+			require.NoError(t, err)
+		}
+		waitUntil(t, 10*time.Second, func() bool { return a.NumMembers() == 20 }, "all joined")
+		require.NoError(t, a.Shutdown())
+		for _, m := range others {
+			require.NoError(t, m.Shutdown())
+		}
+		close(missing)
+		var got []string
+		for n := range missing {
+			got = append(got, n)
+		}
+		require.Empty(t, got, "members missing from Members() inside their own NotifyJoin")
+	})
+}
+
+// "SendReliable and SendBestEffort to a node that is not a member return ErrUnknownNode."
+func TestSendToNonMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := joined(t)
+		stranger := Node{Name: "stranger", Addr: []byte{10, 1, 0, 77}, Port: 7946}
+		require.ErrorIs(t, a.SendReliable(stranger, []byte("x")), ErrUnknownNode)
+		require.ErrorIs(t, a.SendBestEffort(stranger, []byte("x")), ErrUnknownNode)
+		require.NoError(t, a.SendBestEffort(b.LocalNode(), []byte("x")), "a member is known")
+		require.NoError(t, a.Shutdown())
+		require.NoError(t, b.Shutdown())
+	})
+}
+
+// netipOf is the in-memory address startMember gives member i.
+func netipOf(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}), 7946)
+}
