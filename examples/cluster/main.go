@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,13 +40,14 @@ func main() {
 		fmt.Printf("%7.3fs  %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 
+	seen := &sightings{at: map[string][]time.Duration{}}
 	var members []*member
 	for i := range *n {
 		cfg := swim.DefaultLocalConfig()
 		cfg.Name = fmt.Sprintf("node-%d", i)
 		cfg.BindAddr = "127.0.0.1"
 		cfg.BindPort = 0
-		cfg.Events = &watcher{self: cfg.Name, say: say}
+		cfg.Events = &watcher{self: cfg.Name, say: say, seen: seen, start: start}
 		m, err := swim.Create(cfg)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "cluster:", err)
@@ -112,20 +114,48 @@ func main() {
 	fmt.Printf("  join and converge, %d members:   %v%s\n", *n, round(joinTook), failed(converged))
 	fmt.Printf("  crash detected by all survivors: %v%s\n", round(detectTook), failed(detected))
 	fmt.Printf("  graceful leave seen by all:      %v%s\n", round(leaveTook), failed(left))
+	fmt.Printf("  last member behind the first:    crash %v, leave %v\n", seen.spread(victim.name), seen.spread(leaver.name))
 	fmt.Println("  (detection waits out the suspicion timeout, so a slow member can refute before it is declared dead)")
 }
 
 // watcher prints what one member hears about the others.
 type watcher struct {
-	self string
-	say  func(string, ...any)
+	self  string
+	say   func(string, ...any)
+	seen  *sightings
+	start time.Time
 }
 
 func (w *watcher) NotifyJoin(n swim.Node) {}
 func (w *watcher) NotifyLeave(n swim.Node) {
 	if n.Name != w.self {
+		w.seen.add(n.Name, time.Since(w.start))
 		w.say("%s: %s is %s", w.self, n.Name, n.State)
 	}
+}
+
+// sightings records when each member learnt that another one died or left, to show how far
+// the last member to learn it was behind the first.
+type sightings struct {
+	mu sync.Mutex
+	at map[string][]time.Duration
+}
+
+func (s *sightings) add(name string, at time.Duration) {
+	s.mu.Lock()
+	s.at[name] = append(s.at[name], at)
+	s.mu.Unlock()
+}
+
+// spread is how long after the first member the last one learnt of name's death or leave.
+func (s *sightings) spread(name string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := s.at[name]
+	if len(ts) == 0 {
+		return 0
+	}
+	return round(slices.Max(ts) - slices.Min(ts))
 }
 func (w *watcher) NotifyUpdate(n swim.Node) {}
 
