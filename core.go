@@ -686,5 +686,40 @@ func (c *core) snapshot() []Node {
 	return nodes
 }
 
+// The core's surface for its drivers: settings that change at run time and counts to
+// report are methods, never field accesses, so that one test of the core stands for both
+// drivers.
+
 // healthScore is Lifeguard's local health score: 0 is healthy.
 func (c *core) healthScore() int { return c.awareness.score }
+
+// dropCounts returns how many inputs were dropped, by reason.
+func (c *core) dropCounts() map[DropReason]uint64 { return c.drops.byReason() }
+
+// setGossipVerify changes GossipVerifyIncoming and GossipVerifyOutgoing.
+func (c *core) setGossipVerify(incoming, outgoing bool) {
+	c.sec.verifyIncoming, c.sec.verifyOutgoing = incoming, outgoing
+}
+
+// keyring is the keyring the core encrypts and decrypts with.
+func (c *core) keyring() *Keyring { return c.sec.keys }
+
+// streamSecurity is a copy of the label and encryption settings for a stream goroutine to
+// frame and read one exchange with, off the loop.
+func (c *core) streamSecurity() security { return c.sec }
+
+// admitStream decides whether an accepted stream from `from` is served: it must come from
+// CIDRsAllowed, and overloaded says the driver has no slot for it (MaxConcurrentStreams).
+// A refused stream is counted.
+func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) bool {
+	c.setNow(now)
+	switch {
+	case !c.allowed.allowed(from.Addr()):
+		c.drop(DropNotAllowed, from, nil)
+		return false
+	case overloaded:
+		c.drop(DropStreamLimit, from, nil)
+		return false
+	}
+	return true
+}

@@ -78,7 +78,7 @@ func (m *Memberlist) drain() {
 	}
 	for _, st := range out.streams {
 		m.streams.Add(1)
-		go m.exchange(st, m.core.sec)
+		go m.exchange(st, m.core.streamSecurity())
 	}
 	// Publish first: an event is delivered after the snapshot that contains it, so that
 	// Members() called in NotifyJoin(x) includes x, and Members() after Join returns shows
@@ -195,17 +195,17 @@ func (m *Memberlist) roundTrip(st outStream, sec *security) ([]byte, error) {
 // accept serves an inbound stream, unless it comes from outside CIDRsAllowed or too many are
 // being served already.
 func (m *Memberlist) accept(conn net.Conn) {
-	if from := addrPortOf(conn.RemoteAddr()); !m.core.allowed.allowed(from.Addr()) {
-		conn.Close()
-		m.core.setNow(time.Now())
-		m.core.drop(DropNotAllowed, from, nil)
-		return
-	}
+	slot := false
 	select {
 	case m.streamSlots <- struct{}{}:
+		slot = true
 	default:
+	}
+	if !m.core.admitStream(time.Now(), addrPortOf(conn.RemoteAddr()), !slot) {
 		conn.Close()
-		m.core.drops.counts[DropStreamLimit]++
+		if slot {
+			<-m.streamSlots
+		}
 		return
 	}
 	if !m.track(conn) {
@@ -214,7 +214,7 @@ func (m *Memberlist) accept(conn net.Conn) {
 		return
 	}
 	m.streams.Add(1)
-	go m.serve(conn, m.core.sec)
+	go m.serve(conn, m.core.streamSecurity())
 }
 
 // serve reads one request, hands it to the loop, and writes the reply.

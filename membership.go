@@ -290,8 +290,7 @@ func (m *Memberlist) Keyring() *Keyring { return m.cfg.Keyring }
 // turn incoming on (plaintext refused).
 func (m *Memberlist) SetGossipVerify(incoming, outgoing bool) error {
 	return m.runOnLoop(func() {
-		m.core.sec.verifyIncoming = incoming
-		m.core.sec.verifyOutgoing = outgoing
+		m.core.setGossipVerify(incoming, outgoing)
 	})
 }
 
@@ -300,7 +299,7 @@ func (m *Memberlist) SetGossipVerify(incoming, outgoing bool) error {
 // (HandoffQueueDepth) counted as DropQueueFull.
 func (m *Memberlist) Drops() map[DropReason]uint64 {
 	var out map[DropReason]uint64
-	if err := m.runOnLoop(func() { out = m.core.drops.byReason() }); err != nil {
+	if err := m.runOnLoop(func() { out = m.core.dropCounts() }); err != nil {
 		return nil
 	}
 	// Datagrams the transport could not hand to the loop never reached the core.
@@ -316,7 +315,7 @@ func (m *Memberlist) Drops() map[DropReason]uint64 {
 // has recently seemed slow and is stretching its probe timeouts.
 func (m *Memberlist) HealthScore() int {
 	var s int
-	m.runOnLoop(func() { s = m.core.awareness.score })
+	m.runOnLoop(func() { s = m.core.healthScore() })
 	return s
 }
 

@@ -389,20 +389,19 @@ func (s *Simulation) Incarnation(i, j int) uint32 {
 }
 
 // Keyring returns member i's keyring.
-func (s *Simulation) Keyring(i int) *Keyring { return s.nodes[i].core.sec.keys }
+func (s *Simulation) Keyring(i int) *Keyring { return s.nodes[i].core.keyring() }
 
 // SetGossipVerify changes member i's GossipVerifyIncoming and GossipVerifyOutgoing, as
 // Memberlist.SetGossipVerify does.
 func (s *Simulation) SetGossipVerify(i int, incoming, outgoing bool) {
-	sec := &s.nodes[i].core.sec
-	sec.verifyIncoming, sec.verifyOutgoing = incoming, outgoing
+	s.nodes[i].core.setGossipVerify(incoming, outgoing)
 }
 
 // Drops returns how many inputs member i dropped, by reason.
-func (s *Simulation) Drops(i int) map[DropReason]uint64 { return s.nodes[i].core.drops.byReason() }
+func (s *Simulation) Drops(i int) map[DropReason]uint64 { return s.nodes[i].core.dropCounts() }
 
 // HealthScore returns member i's Lifeguard local health score.
-func (s *Simulation) HealthScore(i int) int { return s.nodes[i].core.awareness.score }
+func (s *Simulation) HealthScore(i int) int { return s.nodes[i].core.healthScore() }
 
 // Running reports whether member i is running (not crashed).
 func (s *Simulation) Running(i int) bool { return s.nodes[i].running }
@@ -518,19 +517,21 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 			return
 		}
 		var reply []byte
-		if !peer.core.allowed.allowed(n.addr.Addr()) {
-			peer.core.drop(DropNotAllowed, n.addr, nil)
-		} else if req, err := peer.core.sec.readRequest(bytes.NewReader(buf)); err != nil {
-			reply = peer.core.handleStreamError(now, n.addr, err)
-		} else {
-			reply = peer.core.handleStreamRequest(now, n.addr, req)
+		if peer.core.admitStream(now, n.addr, false) {
+			sec := peer.core.streamSecurity()
+			if req, err := sec.readRequest(bytes.NewReader(buf)); err != nil {
+				reply = peer.core.handleStreamError(now, n.addr, err)
+			} else {
+				reply = peer.core.handleStreamRequest(now, n.addr, req)
+			}
 		}
 		s.flush(peer)
 		if !st.wantReply || reply == nil {
 			return
 		}
 		s.net.Stream(peer.addr, n.addr, reply, func(now time.Time, buf []byte) {
-			msg, err := c.sec.readReply(bytes.NewReader(buf))
+			sec := c.streamSecurity()
+			msg, err := sec.readReply(bytes.NewReader(buf))
 			result(now, msg, err)
 		})
 	})
