@@ -40,6 +40,7 @@ const (
 	timerReconnect                     // try to reach a failed member again
 	timerLastCall                      // tell a suspect directly that it is suspected
 	timerNackDue                       // the relays of a failed probe have had time to nack
+	timerNameCheck                     // a member claiming this one's name has had time to answer
 )
 
 // timer is one entry of the heap. Timers are never cancelled: a stale one is recognised when it
@@ -217,6 +218,9 @@ type core struct {
 	streams    map[uint64]pendingStream
 	nextStream uint64
 	joins      map[uint64]*joinCall
+	// joinToken is the Join whose push/pull reply is being merged, or 0.
+	joinToken  uint64
+	nameChecks map[uint32]nameCheck
 
 	leaving    bool
 	leaveToken uint64
@@ -270,10 +274,11 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 			nonces:         nonces,
 			lim:            lim,
 		},
-		allowed: cidrs(cfg.CIDRsAllowed),
-		relays:  make(map[uint32]relay),
-		streams: make(map[uint64]pendingStream),
-		joins:   make(map[uint64]*joinCall),
+		allowed:    cidrs(cfg.CIDRsAllowed),
+		relays:     make(map[uint32]relay),
+		streams:    make(map[uint64]pendingStream),
+		joins:      make(map[uint64]*joinCall),
+		nameChecks: make(map[uint32]nameCheck),
 	}
 	c.members.byName = make(map[string]*member)
 	c.awareness.max = cfg.AwarenessMaxMultiplier
@@ -397,6 +402,8 @@ func (c *core) fire(t timer) {
 		c.lastCall(t.name, t.gen)
 	case timerNackDue:
 		c.nackDue(t.id)
+	case timerNameCheck:
+		c.nameCheckDone(t.id, false)
 	}
 }
 

@@ -13,6 +13,11 @@ var (
 	// ErrJoinFailed is returned by Join when no seed could be reached; it wraps each seed's
 	// error.
 	ErrJoinFailed = errors.New("swim: join failed")
+	// ErrNameInUse is returned by Join when another member that still answers holds this
+	// member's name at another address. A member restarted at a new address while its old
+	// instance is silent is not refused: it is admitted once the old address is declared
+	// dead.
+	ErrNameInUse = errors.New("swim: name in use by a live member at another address")
 	// ErrUnknownNode is returned when sending to a member that is not in the member table.
 	ErrUnknownNode = errors.New("swim: unknown node")
 	// ErrMessageTooLarge is returned when a best-effort message cannot fit in one packet, or

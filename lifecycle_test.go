@@ -6,6 +6,7 @@ package swim
 import (
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -141,4 +142,72 @@ func TestSendToNonMember(t *testing.T) {
 // netipOf is the in-memory address startMember gives member i.
 func netipOf(i int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}), 7946)
+}
+
+// conflicts records ConflictDelegate calls.
+type conflicts struct {
+	mu  sync.Mutex
+	got []Node // the other side of each conflict
+}
+
+func (c *conflicts) NotifyConflict(existing, other Node) {
+	c.mu.Lock()
+	c.got = append(c.got, other)
+	c.mu.Unlock()
+}
+
+func (c *conflicts) seen() []Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+// startNamed starts a member named name at in-memory address i.
+func startNamed(t *testing.T, network *MemNetwork, i int, name string, conflict ConflictDelegate) *Memberlist {
+	t.Helper()
+	tr, err := network.NewTransport(netipOf(i))
+	require.NoError(t, err)
+	cfg := DefaultLocalConfig()
+	cfg.Name, cfg.Transport, cfg.Conflict = name, tr, conflict
+	m, err := Create(cfg)
+	require.NoError(t, err)
+	return m
+}
+
+// "Names are identities": a member that joins under a name a live member holds at another
+// address, one that still answers, gets ErrNameInUse from Join, and the holder gets a
+// ConflictDelegate call; a member restarted at a new address while its old instance is
+// silent still gets in, once the old address is declared dead.
+func TestJoinUnderANameInUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		network := NewMemNetwork()
+		holderConflicts := &conflicts{}
+		a := startNamed(t, network, 1, "a", nil)
+		holder := startNamed(t, network, 2, "b", holderConflicts)
+		_, err := holder.Join([]string{a.LocalNode().Address()})
+		require.NoError(t, err)
+		waitUntil(t, 5*time.Second, func() bool { return a.NumMembers() == 2 }, "joined")
+
+		impostor := startNamed(t, network, 3, "b", nil)
+		_, err = impostor.Join([]string{a.LocalNode().Address()})
+		require.ErrorIs(t, err, ErrNameInUse, "the name is held by a member that answers")
+		waitUntil(t, 5*time.Second, func() bool { return len(holderConflicts.seen()) > 0 }, "the holder hears of the conflict")
+		require.Equal(t, netipOf(3), holderConflicts.seen()[0].AddrPort(), "the holder is told who claims its name")
+		require.NoError(t, impostor.Shutdown())
+		i := slices.IndexFunc(a.Members(), func(n Node) bool { return n.Name == "b" })
+		require.Equal(t, netipOf(2), a.Members()[i].AddrPort(), "the name stays with its holder")
+
+		// The holder crashes; restarted at a new address, it joins while its old instance is
+		// silent, and is admitted once the old address is declared dead.
+		require.NoError(t, holder.Shutdown())
+		restarted := startNamed(t, network, 4, "b", nil)
+		_, err = restarted.Join([]string{a.LocalNode().Address()})
+		require.NoError(t, err, "a silent old instance does not fail the Join")
+		waitUntil(t, time.Minute, func() bool {
+			i := slices.IndexFunc(a.Members(), func(n Node) bool { return n.Name == "b" })
+			return i >= 0 && a.Members()[i].AddrPort() == netipOf(4)
+		}, "the restarted member is admitted at its new address")
+		require.NoError(t, restarted.Shutdown())
+		require.NoError(t, a.Shutdown())
+	})
 }

@@ -371,11 +371,20 @@ func replyAddr(from netip.AddrPort, srcAddr []byte, srcPort uint16) netip.AddrPo
 	return from
 }
 
-// handlePing answers a ping meant for this member.
+// handlePing answers a ping meant for this member. A ping that comes from a member with this
+// member's own name at another address (a newcomer checking whether its name is taken) is a
+// conflict the application hears of; it is answered all the same, which is what tells the
+// newcomer the name is in use.
 func (c *core) handlePing(from netip.AddrPort, m *wire.Ping) {
 	if m.Node != "" && m.Node != c.self.name {
 		c.drop(DropMisaddressed, from, nil)
 		return
+	}
+	if m.SourceNode == c.self.name {
+		if src := replyAddr(from, m.SourceAddr, m.SourcePort); src != c.self.addrPort() {
+			c.emit(coreEvent{kind: evConflict, node: c.self.node(),
+				other: Node{Name: m.SourceNode, Addr: src.Addr().AsSlice(), Port: src.Port()}})
+		}
 	}
 	ack := wire.AckResp{SeqNo: m.SeqNo}
 	if c.cfg.Ping != nil {
@@ -420,6 +429,10 @@ func (c *core) relayTimeout(seq uint32) {
 
 // handleAck matches an ack to a relayed ping (forwarding it) or to the probe in flight.
 func (c *core) handleAck(from netip.AddrPort, m *wire.AckResp) {
+	if _, ok := c.nameChecks[m.SeqNo]; ok {
+		c.nameCheckDone(m.SeqNo, true)
+		return
+	}
 	if r, ok := c.relays[m.SeqNo]; ok {
 		delete(c.relays, m.SeqNo)
 		ack := wire.AckResp{SeqNo: r.origSeq}

@@ -34,8 +34,8 @@ type member struct {
 
 	// pendingAlive is the latest alive from another address that claimed this name while
 	// this entry was alive: applied as a reclaim the moment this entry dies (a restart at a
-	// new address, memberlist #157).
-	pendingAlive *wire.Alive
+	// new address, memberlist #157), unless it has expired by then.
+	pendingAlive *claim
 
 	state       NodeState
 	incarnation uint32
@@ -214,10 +214,12 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 		c.probe.insert(c, m)
 		c.sync.forgetFailed(a.Node)
 	} else if !bytes.Equal(m.addrBytes(), a.Addr) || m.port != port {
-		if isSelf || !c.reclaimable(m) {
-			if !isSelf {
-				c.conflict(m, a, addr, port)
-			}
+		if isSelf {
+			c.selfConflict(aliveNodeValue(a, port), a.Incarnation)
+			return
+		}
+		if !c.reclaimable(m) {
+			c.conflict(m, a, addr, port)
 			return
 		}
 		reclaim = true
@@ -274,19 +276,47 @@ func (c *core) reclaimable(m *member) bool {
 	return false
 }
 
+// claim is an alive for a live member's name from another address, waiting for the holder
+// to die.
+type claim struct {
+	alive wire.Alive
+	at    int64 // UnixNano when it was last claimed
+}
+
+// claimsExpireAfter is how many of the longest suspicion timeouts a claim waits for the
+// holder to die: a restarted member whose old instance is silent is admitted once that
+// instance is declared dead, well within it; a claim older than that is from an address
+// that may be long gone, and must not take the name hours later.
+const claimsExpireAfter = 3
+
+// claimExpired says whether a claim made at is too old to apply now.
+func (c *core) claimExpired(at int64) bool {
+	_, hi := suspicionBounds(c.cfg.SuspicionMult, c.cfg.SuspicionMaxTimeoutMult, len(c.members.list), c.cfg.ProbeInterval)
+	return c.now.UnixNano()-at > int64(claimsExpireAfter*hi)
+}
+
 // conflict handles an alive for a live name from another address: the application hears of
 // it, and the claim is kept so that it wins as soon as the current holder is declared dead.
 func (c *core) conflict(m *member, a *wire.Alive, addr netip.Addr, port uint16) {
-	if m.pendingAlive == nil || a.Incarnation >= m.pendingAlive.Incarnation {
-		claim := *a
-		claim.Addr = append([]byte(nil), a.Addr...)
-		claim.Port = port
-		claim.Meta = append([]byte(nil), a.Meta...)
-		claim.Vsn = append([]byte(nil), a.Vsn...)
-		m.pendingAlive = &claim
+	if m.pendingAlive == nil || a.Incarnation >= m.pendingAlive.alive.Incarnation {
+		cl := *a
+		cl.Addr = append([]byte(nil), a.Addr...)
+		cl.Port = port
+		cl.Meta = append([]byte(nil), a.Meta...)
+		cl.Vsn = append([]byte(nil), a.Vsn...)
+		m.pendingAlive = &claim{alive: cl, at: c.now.UnixNano()}
 	}
 	c.log.Debug("name conflict", "peer", m.name, "existing", m.addrPort().String(), "claimant", netip.AddrPortFrom(addr, port).String())
 	c.emit(coreEvent{kind: evConflict, node: m.node(), other: aliveNodeValue(a, port)})
+}
+
+// selfConflict handles news that a member at another address claims this member's name:
+// the application hears of it (ConflictDelegate), and if this member is joining, it finds out
+// whether that member still answers (checkName), in which case Join fails with ErrNameInUse.
+func (c *core) selfConflict(other Node, incarnation uint32) {
+	c.log.Warn("another member claims this member's name", "peer", other.Name, "claimant", other.Address(), "incarnation", incarnation)
+	c.emit(coreEvent{kind: evConflict, node: c.self.node(), other: other})
+	c.checkName(other)
 }
 
 func aliveNodeValue(a *wire.Alive, port uint16) Node {
@@ -400,10 +430,13 @@ func (c *core) deadNode(d *wire.Dead) {
 	}
 	c.markChanged()
 	c.emit(coreEvent{kind: evLeave, node: m.node()})
-	if m.pendingAlive != nil && m != c.self {
-		claim := m.pendingAlive
+	if cl := m.pendingAlive; cl != nil && m != c.self {
 		m.pendingAlive = nil
-		c.aliveNode(claim, false)
+		if c.claimExpired(cl.at) {
+			c.log.Debug("name claim expired", "peer", m.name, "claimant", aliveNodeValue(&cl.alive, cl.alive.Port).Address())
+			return
+		}
+		c.aliveNode(&cl.alive, false)
 	}
 }
 

@@ -56,11 +56,20 @@ type failedMember struct {
 // maxFailedRemembered bounds the reconnect list.
 const maxFailedRemembered = 4096
 
-// joinCall tracks one Join: the push/pulls still out, and how many succeeded.
+// joinCall tracks one Join: the push/pulls still out, how many succeeded, and the name
+// checks still out (checkName).
 type joinCall struct {
 	pending int
 	ok      int
 	errs    []error
+	checks  int
+	inUse   error // set when another member that answers holds this member's name
+}
+
+// nameCheck is a ping to another member that claims this member's name, on behalf of a Join.
+type nameCheck struct {
+	token uint64
+	other Node
 }
 
 func (s *syncState) rememberFailed(c *core, m *member) {
@@ -201,7 +210,12 @@ func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull) []byte {
 func (c *core) pushPullResult(p pendingStream, reply []byte, err error) {
 	before, joinedBefore := c.changes, c.joined
 	if err == nil {
+		if p.kind == streamJoin {
+			// Conflicts found while merging a join's reply are checked for that Join.
+			c.joinToken = p.token
+		}
 		err = c.mergeReply(reply)
+		c.joinToken = 0
 	}
 	if p.kind == streamJoin {
 		c.joinStep(p.token, err)
@@ -227,15 +241,69 @@ func (c *core) joinStep(token uint64, err error) {
 	} else {
 		jc.errs = append(jc.errs, err)
 	}
-	if jc.pending > 0 {
+	c.finishJoin(token)
+}
+
+// finishJoin reports the Join with this token once its push/pulls and name checks are done.
+func (c *core) finishJoin(token uint64) {
+	jc := c.joins[token]
+	if jc == nil || jc.pending > 0 || jc.checks > 0 {
 		return
 	}
 	delete(c.joins, token)
+	if jc.inUse != nil {
+		c.finish(token, 0, jc.inUse)
+		return
+	}
 	if jc.ok == 0 {
 		c.finish(token, 0, fmt.Errorf("%w: %w", ErrJoinFailed, errors.Join(jc.errs...)))
 		return
 	}
 	c.finish(token, jc.ok, nil)
+}
+
+// checkName pings a member that claims this member's name at another address, when this
+// member is joining: names are identities, and a Join under a name a live member holds must
+// fail (memberlist admits such a member nowhere and says nothing). If the other does not
+// answer within twice ProbeTimeout it is taken to be this member's own silent old instance
+// (a rescheduled pod), and the Join goes on; the cluster admits the new address once the old
+// one is declared dead.
+func (c *core) checkName(other Node) {
+	if c.joinToken == 0 {
+		return
+	}
+	jc := c.joins[c.joinToken]
+	if jc == nil || !other.AddrPort().IsValid() {
+		return
+	}
+	for _, nc := range c.nameChecks {
+		if nc.token == c.joinToken && nc.other.AddrPort() == other.AddrPort() {
+			return
+		}
+	}
+	seq := c.nextSeqNo()
+	c.nameChecks[seq] = nameCheck{token: c.joinToken, other: other}
+	jc.checks++
+	c.sendMsg(other.AddrPort(), nil, c.pingFor(seq, c.self.name).Append(c.msgBuf[:0]))
+	c.armAfter(2*c.cfg.ProbeTimeout, timerNameCheck, seq, "", 0)
+}
+
+// nameCheckDone ends the name check seq: answered says the other member acked.
+func (c *core) nameCheckDone(seq uint32, answered bool) {
+	nc, ok := c.nameChecks[seq]
+	if !ok {
+		return
+	}
+	delete(c.nameChecks, seq)
+	jc := c.joins[nc.token]
+	if jc == nil {
+		return
+	}
+	jc.checks--
+	if answered && jc.inUse == nil {
+		jc.inUse = fmt.Errorf("%w: %q answers at %s", ErrNameInUse, nc.other.Name, nc.other.Address())
+	}
+	c.finishJoin(nc.token)
 }
 
 // mergeReply decodes a push/pull reply and merges it.

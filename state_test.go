@@ -193,3 +193,29 @@ func TestGarbageIsCountedNotFatal(t *testing.T) {
 	require.Equal(t, uint64(5), total)
 	require.Len(t, c.members.list, 1, "no garbage in the member table")
 }
+
+// "A conflicting claim waiting in pendingAlive expires after a few suspicion timeouts": a
+// claim on a live member's name from another address is kept so that a restarted member is
+// admitted once its old instance is declared dead, but not hours later, when the claimant
+// may be long gone.
+func TestNameClaimExpires(t *testing.T) {
+	for _, wait := range []time.Duration{time.Second, time.Hour} {
+		h := newHarness(t, nil, 3)
+		h.answering = func(string) bool { return true }
+		claim := wire.Alive{Incarnation: 5, Node: "p1", Addr: []byte{10, 0, 9, 9}, Port: 7946, Vsn: []byte{1, 5, 2, 0, 0, 0}}
+		h.recv("p2", claim.Append(nil))
+		require.Len(t, h.events, 1)
+		require.Equal(t, evConflict, h.events[0].kind, "the conflict is reported")
+		h.runAnswering(wait)
+		require.Equal(t, StateAlive, stateOf(t, h.c, "p1"), "the holder answers its probes")
+		h.recv("p2", (&wire.Dead{Incarnation: 1, Node: "p1", From: "p2"}).Append(nil))
+		m := h.c.members.byName["p1"]
+		if wait == time.Second {
+			require.Equal(t, StateAlive, m.state, "a fresh claim wins once the holder dies")
+			require.Equal(t, []byte{10, 0, 9, 9}, m.addrBytes())
+		} else {
+			require.Equal(t, StateDead, m.state, "a claim an hour old does not take the name")
+			require.Equal(t, []byte{10, 0, 1, 1}, m.addrBytes())
+		}
+	}
+}
