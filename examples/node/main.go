@@ -5,7 +5,8 @@
 //	go run ./examples/node -name c -bind 127.0.0.1:7948 -join 127.0.0.1:7946 -meta role=db
 //
 // It prints join, leave and update events, answers GET / on -http with the member list as
-// JSON, and leaves gracefully on Ctrl-C. It speaks memberlist's protocol, so -join can name a
+// JSON, and leaves gracefully on Ctrl-C or SIGTERM (what systemd, Docker and Kubernetes send
+// to stop a service); Ctrl-C during the join cancels it. It speaks memberlist's protocol, so -join can name a
 // memberlist node (a Consul or Serf LAN member) given the same -key (Consul's gossip
 // encryption key, base64) and -label.
 package main
@@ -19,10 +20,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/swim-go/swim"
@@ -60,18 +63,14 @@ func main() {
 	if c.Name == "" {
 		c.Name, _ = os.Hostname()
 	}
-	host, port, err := net.SplitHostPort(*bind)
+	host, port, err := hostPort(*bind, true)
 	if err != nil {
-		fail("-bind: %v", err)
+		fail("-bind %q: %v", *bind, err)
 	}
-	c.BindAddr = host
-	c.BindPort, _ = strconv.Atoi(port)
+	c.BindAddr, c.BindPort = host, port
 	if *advertise != "" {
-		if h, p, err := net.SplitHostPort(*advertise); err == nil {
-			c.AdvertiseAddr = h
-			c.AdvertisePort, _ = strconv.Atoi(p)
-		} else {
-			c.AdvertiseAddr = *advertise
+		if c.AdvertiseAddr, c.AdvertisePort, err = hostPort(*advertise, false); err != nil {
+			fail("-advertise %q: %v", *advertise, err)
 		}
 	}
 	if *key != "" {
@@ -88,11 +87,23 @@ func main() {
 	c.Delegate = meta{[]byte(*metaFlag)}
 	events := make(chan swim.NodeEvent, 64)
 	c.Events = &swim.ChannelEventDelegate{Ch: events}
+	// -v shows the protocol's own account of membership activity (suspicions, deaths,
+	// refutations, conflicts, failed push/pulls, dropped input); without it, only warnings.
 	level := slog.LevelWarn
 	if *verbose {
 		level = slog.LevelDebug
 	}
 	c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// The status listener opens first, so that a taken port fails before the member joins.
+	var status net.Listener
+	if *httpAddr != "" {
+		if status, err = net.Listen("tcp", *httpAddr); err != nil {
+			fail("-http: %v", err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 
 	m, err := swim.Create(c)
 	if err != nil {
@@ -104,46 +115,79 @@ func main() {
 			fmt.Printf("%s %-6s %s %s state=%s meta=%q\n", time.Now().Format("15:04:05.000"), e.Type, e.Node.Name, e.Node.Address(), e.Node.State, e.Node.Meta)
 		}
 	}()
+	if status != nil {
+		go func() {
+			if err := http.Serve(status, statusHandler(m)); err != nil {
+				fmt.Fprintln(os.Stderr, "node: http:", err)
+			}
+		}()
+	}
 	if *join != "" {
-		n, err := m.JoinContext(context.Background(), strings.Split(*join, ","))
-		if err != nil {
+		n, err := m.JoinContext(ctx, strings.Split(*join, ","))
+		switch {
+		case ctx.Err() != nil:
+			fmt.Fprintln(os.Stderr, "node: join cancelled; shutting down")
+			m.Shutdown()
+			os.Exit(1)
+		case err != nil:
+			m.Shutdown()
 			fail("join: %v", err)
 		}
 		fmt.Printf("joined through %d member(s)\n", n)
 	}
-	if *httpAddr != "" {
-		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-			type entry struct {
-				Name, Address, State string
-				Meta                 string
-				Incarnation          uint32
-			}
-			var out []entry
-			for _, n := range m.Members() {
-				out = append(out, entry{n.Name, n.Address(), n.State.String(), string(n.Meta), n.Incarnation})
-			}
-			w.Header().Set("Content-Type", "application/json")
-			drops := map[string]uint64{}
-			for r, n := range m.Drops() {
-				drops[r.String()] = n
-			}
-			json.NewEncoder(w).Encode(map[string]any{"self": c.Name, "health_score": m.HealthScore(), "members": out, "drops": drops})
-		})
-		go func() {
-			if err := http.ListenAndServe(*httpAddr, nil); err != nil {
-				fail("http: %v", err)
-			}
-		}()
-	}
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt)
-	<-stop
+	<-ctx.Done()
 	fmt.Println("leaving")
 	if err := m.Leave(5 * time.Second); err != nil {
 		fmt.Fprintln(os.Stderr, "leave:", err)
 	}
 	m.Shutdown()
+}
+
+// hostPort splits host:port and checks the port; a bare host (with bare allowed) keeps
+// port 0, meaning "the default".
+func hostPort(s string, needPort bool) (string, int, error) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		if needPort {
+			return "", 0, err
+		}
+		host, port = s, ""
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		return "", 0, fmt.Errorf("%q is not an IP address", host)
+	}
+	if port == "" {
+		return host, 0, nil
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("bad port %q: want 0-65535", port)
+	}
+	return host, int(p), nil
+}
+
+// statusHandler serves the member list, the health score and the drop counts as JSON.
+func statusHandler(m *swim.Memberlist) http.Handler {
+	type member struct {
+		Name        string `json:"name"`
+		Address     string `json:"address"`
+		State       string `json:"state"`
+		Meta        string `json:"meta"`
+		Incarnation uint32 `json:"incarnation"`
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var out []member
+		for _, n := range m.Members() {
+			out = append(out, member{n.Name, n.Address(), n.State.String(), string(n.Meta), n.Incarnation})
+		}
+		drops := map[string]uint64{}
+		for r, n := range m.Drops() {
+			drops[r.String()] = n
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"self": m.LocalNode().Name, "health_score": m.HealthScore(), "members": out, "drops": drops})
+	})
 }
 
 func fail(format string, args ...any) {
