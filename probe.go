@@ -249,11 +249,8 @@ func (c *core) pickRelays(t *member) []*member {
 	k := c.cfg.IndirectChecks
 	picked := c.kRandomMembers(k, func(m *member) bool { return eligible(m) && m.answered })
 	if len(picked) < k {
-		more := append([]*member(nil), picked...)
-		for _, m := range c.kRandomMembers(k-len(more), func(m *member) bool { return eligible(m) && !m.answered }) {
-			more = append(more, m)
-		}
-		picked = more
+		trusted := append([]*member(nil), picked...)
+		picked = append(trusted, c.kRandomMembers(k-len(trusted), func(m *member) bool { return eligible(m) && !m.answered })...)
 	}
 	return picked
 }
