@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/swim-go/swim/internal/wire"
@@ -729,4 +730,74 @@ func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) 
 		return false
 	}
 	return true
+}
+
+// shareIdentities makes the core take identities through intern, which returns one shared
+// copy per distinct identity (the simulator's thousands of tables share them).
+func (c *core) shareIdentities(intern func(*identity) *identity) {
+	c.interner = intern
+	c.self.identity = intern(c.self.identity)
+}
+
+// viewChanged reports the view's version: it moves whenever snapshot would return something
+// different.
+func (c *core) viewChanged() uint64 { return c.viewVersion }
+
+// localNode is this member as the cluster sees it.
+func (c *core) localNode() Node { return c.self.node() }
+
+// identity is this member's own identity, as it advertises it.
+func (c *core) identity() *identity { return c.self.identity }
+
+// incarnation is this member's own incarnation.
+func (c *core) incarnation() uint32 { return c.self.incarnation }
+
+// isLeaving says whether Leave was called.
+func (c *core) isLeaving() bool { return c.leaving }
+
+// memberState returns how this member sees the member called name, and whether it knows it.
+func (c *core) memberState(name string) (NodeState, uint32, bool) {
+	m := c.members.byName[name]
+	if m == nil {
+		return 0, 0, false
+	}
+	return m.state, m.incarnation, true
+}
+
+// probeStartedAt says when the probe in flight started, if one is.
+func (c *core) probeStartedAt() (time.Time, bool) {
+	p := c.probe.active
+	if p == nil || p.finished() {
+		return time.Time{}, false
+	}
+	return p.start, true
+}
+
+// bootstrap adds members as alive without a word on the network, as if they had joined long
+// ago (a converged cluster, for the simulator), sizing the table once for n members in all:
+// at 10,000 members the slack of growing by doubling is gigabytes. Known names are skipped.
+// It returns how many were added.
+func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []uint32) int {
+	c.setNow(now)
+	if len(c.members.byName) < n {
+		byName := make(map[string]*member, n)
+		for k, v := range c.members.byName {
+			byName[k] = v
+		}
+		c.members.byName = byName
+		c.members.list = slices.Grow(c.members.list, n)
+		c.probe.order = slices.Grow(c.probe.order, n)
+	}
+	added := 0
+	for i, id := range ids {
+		if c.members.byName[id.name] != nil {
+			continue
+		}
+		m := &member{identity: c.intern(id), incarnation: incarnations[i], state: StateAlive, stateChange: now.UnixNano()}
+		c.members.add(m)
+		c.probe.insert(c, m)
+		added++
+	}
+	c.viewVersion++
+	return added
 }

@@ -98,11 +98,11 @@ func (m *Memberlist) drain() {
 
 // publish swaps in a new snapshot for Members() when the view changed.
 func (m *Memberlist) publish() {
-	if m.view.Load() != nil && m.published == m.core.viewVersion {
+	if v := m.core.viewChanged(); m.view.Load() != nil && m.published == v {
 		return
 	}
-	m.published = m.core.viewVersion
-	m.view.Store(&view{members: m.core.snapshot(), local: m.core.self.node()})
+	m.published = m.core.viewChanged()
+	m.view.Store(&view{members: m.core.snapshot(), local: m.core.localNode()})
 }
 
 // runOnLoop runs f on the loop and waits for it.

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/swim-go/swim/internal/sim"
@@ -190,8 +189,7 @@ func (s *Simulation) boot(n *simNode) {
 			b[i] = byte(nonces.Uint32())
 		}
 	}, s.log)
-	n.core.interner = s.intern
-	n.core.self.identity = s.intern(n.core.self.identity)
+	n.core.shareIdentities(s.intern)
 	n.running = true
 	n.wakeAt = 0
 	n.seen = 0
@@ -212,33 +210,18 @@ func (s *Simulation) boot(n *simNode) {
 // Bootstrap makes every running member know every other one as alive, as if they had joined
 // long ago: a converged cluster without the cost of the join phase.
 func (s *Simulation) Bootstrap() {
+	var ids []*identity
+	var incs []uint32
+	for _, o := range s.nodes {
+		if o.running {
+			ids = append(ids, o.core.identity())
+			incs = append(incs, o.core.incarnation())
+		}
+	}
 	for _, n := range s.nodes {
-		if !n.running {
-			continue
+		if n.running {
+			n.seen += n.core.bootstrap(s.net.Now(), len(s.nodes), ids, incs)
 		}
-		c := n.core
-		if len(c.members.byName) < len(s.nodes) {
-			// Sized once, rather than grown by doubling: at 10,000 members the slack of
-			// doubling is gigabytes.
-			byName := make(map[string]*member, len(s.nodes))
-			for k, v := range c.members.byName {
-				byName[k] = v
-			}
-			c.members.byName = byName
-			c.members.list = slices.Grow(c.members.list, len(s.nodes))
-			c.probe.order = slices.Grow(c.probe.order, len(s.nodes))
-		}
-		for _, o := range s.nodes {
-			if o == n || !o.running || c.members.byName[o.name] != nil {
-				continue
-			}
-			self := o.core.self
-			m := &member{identity: self.identity, incarnation: self.incarnation, state: StateAlive, stateChange: c.now.UnixNano()}
-			c.members.add(m)
-			c.probe.insert(c, m)
-			n.seen++
-		}
-		c.viewVersion++
 	}
 }
 
@@ -322,8 +305,8 @@ func (s *Simulation) PauseDuringProbe(i int, d time.Duration) {
 
 // pauseIfProbing carries out PauseDuringProbe once n has just started a probe.
 func (s *Simulation) pauseIfProbing(n *simNode) {
-	p := n.core.probe.active
-	if n.pauseOnProbe <= 0 || p == nil || p.finished() || !p.start.Equal(s.net.Now()) {
+	start, probing := n.core.probeStartedAt()
+	if n.pauseOnProbe <= 0 || !probing || !start.Equal(s.net.Now()) {
 		return
 	}
 	d := n.pauseOnProbe
@@ -373,19 +356,14 @@ func (s *Simulation) Members(i int) []Node { return s.nodes[i].core.snapshot() }
 
 // State returns how member i sees member j, and whether i knows j at all.
 func (s *Simulation) State(i, j int) (NodeState, bool) {
-	m := s.nodes[i].core.members.byName[s.nodes[j].name]
-	if m == nil {
-		return 0, false
-	}
-	return m.state, true
+	st, _, ok := s.nodes[i].core.memberState(s.nodes[j].name)
+	return st, ok
 }
 
 // Incarnation returns member j's incarnation as member i knows it.
 func (s *Simulation) Incarnation(i, j int) uint32 {
-	if m := s.nodes[i].core.members.byName[s.nodes[j].name]; m != nil {
-		return m.incarnation
-	}
-	return 0
+	_, inc, _ := s.nodes[i].core.memberState(s.nodes[j].name)
+	return inc
 }
 
 // Keyring returns member i's keyring.
@@ -429,7 +407,7 @@ func (s *Simulation) Converged() bool {
 func (s *Simulation) live() []int {
 	var out []int
 	for _, n := range s.nodes {
-		if n.running && !n.core.leaving {
+		if n.running && !n.core.isLeaving() {
 			out = append(out, n.id)
 		}
 	}
