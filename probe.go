@@ -13,8 +13,8 @@ package swim
 //
 // Local health ("awareness", Lifeguard section 4.1) is a score that rises when this member
 // itself seems slow (relays that should have nacked and did not, having to refute, its own
-// timers firing late) and falls with each answered probe. Probe interval and timeout are stretched by score+1, so a
-// member that is struggling accuses others less.
+// timers firing late) and falls with each answered probe. Probe interval and timeout are
+// stretched by score+1, so a member that is struggling accuses others less.
 
 import (
 	"net/netip"

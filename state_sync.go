@@ -273,7 +273,7 @@ func (c *core) checkName(other Node) {
 		return
 	}
 	jc := c.joins[c.joinToken]
-	if jc == nil || !other.AddrPort().IsValid() {
+	if jc == nil || !other.AddrPort().IsValid() || jc.checks >= maxNameChecks {
 		return
 	}
 	for _, nc := range c.nameChecks {
@@ -287,6 +287,10 @@ func (c *core) checkName(other Node) {
 	c.sendMsg(other.AddrPort(), nil, c.pingFor(seq, c.self.name).Append(c.msgBuf[:0]))
 	c.armAfter(2*c.cfg.ProbeTimeout, timerNameCheck, seq, "", 0)
 }
+
+// maxNameChecks bounds the name checks of one Join, so that a push/pull reply listing this
+// member's name at a million addresses costs a few pings, not a million.
+const maxNameChecks = 8
 
 // nameCheckDone ends the name check seq: answered says the other member acked.
 func (c *core) nameCheckDone(seq uint32, answered bool) {
