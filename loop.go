@@ -257,13 +257,11 @@ type dispatcher struct {
 	queue  []coreEvent
 	closed bool
 	signal chan struct{}
-	done   chan struct{}
 }
 
 func (d *dispatcher) start(cfg *Config) {
 	d.cfg = cfg
 	d.signal = make(chan struct{}, 1)
-	d.done = make(chan struct{})
 	go d.run()
 }
 
@@ -294,7 +292,6 @@ func (d *dispatcher) close() {
 }
 
 func (d *dispatcher) run() {
-	defer close(d.done)
 	for {
 		d.mu.Lock()
 		evs, closed := d.queue, d.closed
