@@ -712,24 +712,26 @@ func (c *core) setGossipVerify(incoming, outgoing bool) {
 // keyring is the keyring the core encrypts and decrypts with.
 func (c *core) keyring() *Keyring { return c.sec.keys }
 
-// streamSecurity is a copy of the label and encryption settings for a stream goroutine to
-// frame and read one exchange with, off the loop.
+// streamSecurity is a copy of the label and encryption settings for a stream this member
+// opens, to frame and read the exchange with off the loop.
 func (c *core) streamSecurity() security { return c.sec }
 
 // admitStream decides whether an accepted stream from `from` is served: it must come from
 // CIDRsAllowed, and overloaded says the driver has no slot for it (MaxConcurrentStreams).
-// A refused stream is counted.
-func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) bool {
+// A refused stream is counted. An admitted one is read with the returned security (label,
+// decryption, size limits), off the loop; what was read comes back as handleStreamRequest,
+// or handleStreamError if it could not be read.
+func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) (security, bool) {
 	c.setNow(now)
 	switch {
 	case !c.allowed.allowed(from.Addr()):
 		c.drop(DropNotAllowed, from, nil)
-		return false
+		return security{}, false
 	case overloaded:
 		c.drop(DropStreamLimit, from, nil)
-		return false
+		return security{}, false
 	}
-	return true
+	return c.sec, true
 }
 
 // shareIdentities makes the core take identities through intern, which returns one shared

@@ -201,7 +201,8 @@ func (m *Memberlist) accept(conn net.Conn) {
 		slot = true
 	default:
 	}
-	if !m.core.admitStream(time.Now(), addrPortOf(conn.RemoteAddr()), !slot) {
+	sec, ok := m.core.admitStream(time.Now(), addrPortOf(conn.RemoteAddr()), !slot)
+	if !ok {
 		conn.Close()
 		if slot {
 			<-m.streamSlots
@@ -214,7 +215,7 @@ func (m *Memberlist) accept(conn net.Conn) {
 		return
 	}
 	m.streams.Add(1)
-	go m.serve(conn, m.core.streamSecurity())
+	go m.serve(conn, sec)
 }
 
 // serve reads one request, hands it to the loop, and writes the reply.

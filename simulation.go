@@ -495,8 +495,7 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 			return
 		}
 		var reply []byte
-		if peer.core.admitStream(now, n.addr, false) {
-			sec := peer.core.streamSecurity()
+		if sec, ok := peer.core.admitStream(now, n.addr, false); ok {
 			if req, err := sec.readRequest(bytes.NewReader(buf)); err != nil {
 				reply = peer.core.handleStreamError(now, n.addr, err)
 			} else {
