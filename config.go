@@ -55,10 +55,10 @@ type Config struct {
 	IndirectChecks int
 
 	// RetransmitMult scales how many times each broadcast is sent:
-	// RetransmitMult * ceil(log10(n+1)), as in memberlist. Membership news (joins, suspicions,
-	// deaths, leaves) is sent at least ceil(ln(n+1)) + 7 times whatever this says, so that it
-	// reaches every member without waiting for a push/pull (broadcast.go explains the
-	// count). LAN 4, WAN 4, Local 2.
+	// RetransmitMult * ceil(log10(n+1)), as in memberlist. Deaths and leaves are sent at
+	// least ceil(ln(n+1)) + 7 times whatever this says, so that they reach every member
+	// without waiting for a push/pull (broadcast.go explains the count). LAN 4, WAN 4,
+	// Local 2.
 	RetransmitMult int
 
 	// SuspicionMult scales the suspicion timeout before a suspect is declared dead:

@@ -36,7 +36,8 @@ type harness struct {
 	answering     func(target string) bool
 	onIndirect    func(relay string, seq uint32)
 	onProbeFailed func(relays []string)
-	relaysOf      map[string][]string // the relays asked about each target, until it fails
+	relaysOf      map[string][]string // the relays of each target's last probe, until it fails
+	relaySeq      map[string]uint32   // the sequence number of that probe
 }
 
 // sentPacket is one datagram of the last step, unpacked into its messages.
@@ -267,7 +268,7 @@ func (h *harness) runAnswering(d time.Duration) {
 	h.t.Helper()
 	end := h.c.now.Add(d)
 	if h.relaysOf == nil {
-		h.relaysOf = map[string][]string{}
+		h.relaysOf, h.relaySeq = map[string][]string{}, map[string]uint32{}
 	}
 	relays := h.relaysOf
 	for h.c.now.Before(end) {
@@ -286,6 +287,11 @@ func (h *harness) runAnswering(d time.Duration) {
 					}
 				case wire.IndirectPingMsg:
 					req := decode[wire.IndirectPingReq](h.t, m)
+					if h.relaySeq[req.Node] != req.SeqNo {
+						// A new probe of this target: forget the relays of the last one.
+						h.relaySeq[req.Node] = req.SeqNo
+						relays[req.Node] = nil
+					}
 					relays[req.Node] = append(relays[req.Node], p.to)
 					if h.onIndirect != nil {
 						acks = append(acks, func() { h.onIndirect(p.to, req.SeqNo) })

@@ -243,16 +243,26 @@ func (c *core) probeTimeout(seq uint32) {
 
 // pickRelays chooses up to IndirectChecks alive members to ping t for us, preferring those
 // that have answered this member before: a member that never answered (crashed, or a fake a
-// stranger announced) would neither reach the target nor nack.
+// stranger announced) would neither reach the target nor nack. The trusted ones are drawn
+// from a full list (a failed probe is rare enough to pay O(n) for it), so that none is
+// missed; the rest are random draws.
 func (c *core) pickRelays(t *member) []*member {
 	eligible := func(m *member) bool { return m != c.self && m != t && m.state == StateAlive }
 	k := c.cfg.IndirectChecks
-	picked := c.kRandomMembers(k, func(m *member) bool { return eligible(m) && m.answered })
-	if len(picked) < k {
-		trusted := append([]*member(nil), picked...)
-		picked = append(trusted, c.kRandomMembers(k-len(trusted), func(m *member) bool { return eligible(m) && !m.answered })...)
+	var trusted []*member
+	for _, m := range c.members.list {
+		if eligible(m) && m.answered {
+			trusted = append(trusted, m)
+		}
 	}
-	return picked
+	for i := 0; i < len(trusted) && i < k; i++ {
+		j := i + c.rng.IntN(len(trusted)-i)
+		trusted[i], trusted[j] = trusted[j], trusted[i]
+	}
+	if len(trusted) >= k {
+		return trusted[:k]
+	}
+	return append(trusted, c.kRandomMembers(k-len(trusted), func(m *member) bool { return eligible(m) && !m.answered })...)
 }
 
 // probeEnd closes a probe's window.

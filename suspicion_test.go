@@ -118,8 +118,7 @@ func TestRefutationEndsSuspicion(t *testing.T) {
 	require.Equal(t, StateAlive, stateOf(t, h.c, target), "never declared dead")
 }
 
-// Last calls (suspicion.go): a quarter of the way to the earliest deadline, and every quarter
-// after, the suspect is sent its accusation directly, ahead of a ping, so that a member which
+// Last calls (suspicion.go): every lastCalls-th of the way to the earliest deadline, the suspect is sent its accusation directly, ahead of a ping, so that a member which
 // missed the refutation hears it in the ack.
 func TestLastCallsGoToTheSuspect(t *testing.T) {
 	h := newHarness(t, nil, 4)
@@ -133,5 +132,5 @@ func TestLastCallsGoToTheSuspect(t *testing.T) {
 			found = true
 		}
 	}
-	require.True(t, found, "a last call to the suspect at a quarter of the minimum timeout")
+	require.True(t, found, "a last call to the suspect at 1/lastCalls of the minimum timeout")
 }
