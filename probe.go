@@ -307,7 +307,11 @@ func (c *core) probeFailed(p *activeProbe) {
 	if c.members.byName[t.name] != t {
 		return
 	}
-	c.log.Info("suspecting member: no ack", "peer", t.name, "incarnation", t.incarnation)
+	if t.state == StateAlive {
+		c.log.Info("suspecting member: no ack", "peer", t.name, "incarnation", t.incarnation)
+	} else {
+		c.log.Debug("probe failed again", "peer", t.name, "state", t.state.String(), "incarnation", t.incarnation)
+	}
 	c.suspectNode(&wire.Suspect{Incarnation: t.incarnation, Node: t.name, From: c.self.name})
 }
 
