@@ -25,8 +25,10 @@ type Delegate interface {
 
 // EventDelegate learns of membership changes. Its methods run in order on one goroutine off
 // the protocol loop, so a slow handler delays later events but never probing; they may call
-// any Memberlist method, Members included. Events are asynchronous: Join can return before
-// NotifyJoin runs.
+// any Memberlist method, Members and Shutdown included. Events are asynchronous: Join can
+// return before NotifyJoin runs; Members() called in NotifyJoin(x) already includes x.
+// Shutdown does not wait for a handler that is running: events not yet delivered when it is
+// called are dropped.
 type EventDelegate interface {
 	NotifyJoin(Node)   // a member became alive (new, or back from dead or left)
 	NotifyLeave(Node)  // a member was declared dead, or left; Node.State says which
@@ -87,8 +89,9 @@ type NodeEvent struct {
 }
 
 // ChannelEventDelegate is an EventDelegate that sends each event on Ch. Events are sent in
-// order; a full channel delays later events (never the protocol), so give it a buffer or
-// drain it promptly.
+// order; a full channel delays later events (never the protocol, nor Shutdown), so give it a
+// buffer or drain it promptly. After Shutdown, a send blocked on a full channel completes
+// when the application reads it; nothing more is sent.
 type ChannelEventDelegate struct {
 	Ch chan<- NodeEvent
 }
