@@ -171,11 +171,6 @@ func (a *awareness) noteLateness(c *core, late time.Duration) {
 
 // probeTick starts the next probe and arms the one after.
 func (c *core) probeTick() {
-	if p := c.probe.active; p != nil && p.phase == probeIndirect {
-		// The window may close at this very instant (it does whenever the score is 0):
-		// close it first rather than put the next probe off.
-		c.probeEnd(p.seq)
-	}
 	if p := c.probe.active; p != nil && !p.finished() {
 		// The previous probe's window was stretched (or its stream ping is still out):
 		// let it finish first.
