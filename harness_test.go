@@ -8,7 +8,6 @@ package swim
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"testing"
@@ -48,12 +47,7 @@ type sentPacket struct {
 
 func newHarness(t *testing.T, cfg *Config, peers int) *harness {
 	t.Helper()
-	if cfg == nil {
-		cfg = DefaultLANConfig()
-	}
-	cfg.Name = "self"
-	c := newCore(cfg, netip.MustParseAddr("10.0.0.1"), 7946, nil, rand.New(rand.NewPCG(1, 2)), func(b []byte) { clear(b) }, nil)
-	c.start(testEpoch)
+	c := testCore(t, cfg)
 	h := &harness{t: t, c: c}
 	for i := 1; i <= peers; i++ {
 		name := fmt.Sprintf("p%d", i)
