@@ -50,7 +50,7 @@ type broadcastItem struct {
 	priority  bool   // this member's own news
 	packet    uint64 // the last packet it was put in
 	notify    func() // called once when the item is retired or replaced
-	final     bool   // a death or a leave: sent membershipTransmits times
+	final     bool   // a death or a leave: sent finalTransmits times
 }
 
 func lessBroadcast(a, b *broadcastItem) bool {
@@ -171,8 +171,8 @@ func retransmitLimit(mult, n int) int {
 	return mult * int(math.Ceil(math.Log10(float64(n+1))))
 }
 
-// stragglerMargin is how far beyond ln(n+1) the expected copies per member of a membership
-// change must be: e^-7 puts the chance that any member misses a change near 0.1%.
+// stragglerMargin is how far beyond ln(n+1) the expected copies per member of a death or a
+// leave must be: e^-7 puts the chance that any member misses one near 0.1%.
 const stragglerMargin = 7
 
 // finalTransmits is how many times a death or a leave is sent in a cluster of n members:

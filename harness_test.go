@@ -307,6 +307,16 @@ func (h *harness) runAnswering(d time.Duration) {
 	}
 }
 
+// wantGossiped runs one gossip interval and returns the first message of type typ the core
+// gossiped in it, failing if there is none.
+func (h *harness) wantGossiped(typ wire.MessageType, reason string) []byte {
+	h.t.Helper()
+	h.advance(h.c.cfg.GossipInterval)
+	_, msgs := h.sentOf(typ)
+	require.NotEmpty(h.t, msgs, reason)
+	return msgs[0]
+}
+
 // score is the core's Lifeguard health score.
 func (h *harness) score() int { return h.c.healthScore() }
 

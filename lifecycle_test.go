@@ -39,12 +39,7 @@ func TestShutdownFromCallback(t *testing.T) {
 		// a may shut down before it answers b's push/pull: the join's outcome is not the
 		// point here.
 		_, _ = b.Join([]string{a.LocalNode().Address()})
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("Shutdown from NotifyJoin did not return")
-		}
+		returnsNil(t, done, "Shutdown from NotifyJoin")
 		require.NoError(t, b.Shutdown())
 	})
 }
@@ -55,24 +50,14 @@ func TestShutdownWithUnreadEventChannel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		network := NewMemNetwork()
 		ch := make(chan NodeEvent) // nobody reads it
-		tr, err := network.NewTransport(netipOf(9))
-		require.NoError(t, err)
-		cfg := DefaultLocalConfig()
-		cfg.Name, cfg.Transport, cfg.Events = "stuck", tr, &ChannelEventDelegate{Ch: ch}
-		m, err := Create(cfg)
-		require.NoError(t, err)
+		m := startNamed(t, network, 9, "stuck", func(c *Config) { c.Events = &ChannelEventDelegate{Ch: ch} })
 		b := startMember(t, network, 2)
-		_, err = b.Join([]string{m.LocalNode().Address()})
+		_, err := b.Join([]string{m.LocalNode().Address()})
 		require.NoError(t, err)
 		waitUntil(t, 5*time.Second, func() bool { return m.NumMembers() == 2 }, "joined")
 		done := make(chan error, 1)
 		go func() { done <- m.Shutdown() }()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("Shutdown waited for a channel nobody reads")
-		}
+		returnsNil(t, done, "Shutdown with a channel nobody reads")
 		require.NoError(t, b.Shutdown())
 		<-ch // let the blocked delivery finish, so its goroutine ends inside the bubble
 	})
@@ -164,6 +149,17 @@ func TestSendToNonMember(t *testing.T) {
 	})
 }
 
+// returnsNil fails unless a call reports nil on done within 10 s of virtual time.
+func returnsNil(t *testing.T, done <-chan error, call string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		require.NoError(t, err, call)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not return", call)
+	}
+}
+
 // netipOf is the in-memory address startMember gives member i.
 func netipOf(i int) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, 0, byte(i)}), 7946)
@@ -187,13 +183,17 @@ func (c *conflicts) seen() []Node {
 	return slices.Clone(c.got)
 }
 
-// startNamed starts a member named name at in-memory address i.
-func startNamed(t *testing.T, network *MemNetwork, i int, name string, conflict ConflictDelegate) *Memberlist {
+// startNamed starts a member named name at in-memory address i, its Local config changed by
+// configure if not nil.
+func startNamed(t *testing.T, network *MemNetwork, i int, name string, configure func(*Config)) *Memberlist {
 	t.Helper()
 	tr, err := network.NewTransport(netipOf(i))
 	require.NoError(t, err)
 	cfg := DefaultLocalConfig()
-	cfg.Name, cfg.Transport, cfg.Conflict = name, tr, conflict
+	cfg.Name, cfg.Transport = name, tr
+	if configure != nil {
+		configure(cfg)
+	}
 	m, err := Create(cfg)
 	require.NoError(t, err)
 	return m
@@ -208,7 +208,7 @@ func TestJoinUnderANameInUse(t *testing.T) {
 		network := NewMemNetwork()
 		holderConflicts := &conflicts{}
 		a := startNamed(t, network, 1, "a", nil)
-		holder := startNamed(t, network, 2, "b", holderConflicts)
+		holder := startNamed(t, network, 2, "b", func(c *Config) { c.Conflict = holderConflicts })
 		_, err := holder.Join([]string{a.LocalNode().Address()})
 		require.NoError(t, err)
 		waitUntil(t, 5*time.Second, func() bool { return a.NumMembers() == 2 }, "joined")

@@ -63,10 +63,7 @@ func TestProbeFailureSuspects(t *testing.T) {
 	require.Equal(t, StateAlive, stateOf(t, h.c, target), "nothing is decided before the window closes")
 	h.sinceProbe(h.c.cfg.ProbeInterval)
 	require.Equal(t, StateSuspect, stateOf(t, h.c, target), "no ack by the window's end: suspect")
-	h.advance(h.c.cfg.GossipInterval)
-	_, msgs := h.sentOf(wire.SuspectMsg)
-	require.NotEmpty(t, msgs, "the suspicion is gossiped")
-	s := decode[wire.Suspect](t, msgs[0])
+	s := decode[wire.Suspect](t, h.wantGossiped(wire.SuspectMsg, "the suspicion is gossiped"))
 	require.Equal(t, target, s.Node)
 	require.Equal(t, "self", s.From)
 }

@@ -58,10 +58,7 @@ func TestSuspicionRunsOutAtMax(t *testing.T) {
 	require.Equal(t, 24*time.Second, hi)
 	dead := deadAt(t, h, target, time.Minute)
 	require.InDelta(t, (start + hi).Seconds(), dead.Seconds(), 0.011, "declared dead when the maximum runs out")
-	h.advance(h.c.cfg.GossipInterval)
-	_, msgs := h.sentOf(wire.DeadMsg)
-	require.NotEmpty(t, msgs, "the death is gossiped")
-	d := decode[wire.Dead](t, msgs[0])
+	d := decode[wire.Dead](t, h.wantGossiped(wire.DeadMsg, "the death is gossiped"))
 	require.Equal(t, target, d.Node)
 	require.Equal(t, "self", d.From)
 }
@@ -94,10 +91,7 @@ func TestConfirmationsShortenTimeout(t *testing.T) {
 func TestSuspectedMemberRefutes(t *testing.T) {
 	h := newHarness(t, nil, 3)
 	h.recv("p1", (&wire.Suspect{Incarnation: 1, Node: "self", From: "p1"}).Append(nil))
-	h.advance(h.c.cfg.GossipInterval)
-	_, msgs := h.sentOf(wire.AliveMsg)
-	require.NotEmpty(t, msgs, "the refutation is gossiped")
-	a := decode[wire.Alive](t, msgs[0])
+	a := decode[wire.Alive](t, h.wantGossiped(wire.AliveMsg, "the refutation is gossiped"))
 	require.Equal(t, "self", a.Node)
 	require.Equal(t, uint32(2), a.Incarnation, "one above the accused incarnation")
 	require.Equal(t, 1, h.score(), "refuting raises the health score")
