@@ -249,6 +249,25 @@ func (h *harness) probe() (string, wire.Ping) {
 	return "", wire.Ping{}
 }
 
+// retried returns the ping of the retry of target's failed probe, sent in the last step, and
+// makes the retry the harness's current probe.
+func (h *harness) retried(target string) wire.Ping {
+	h.t.Helper()
+	p := h.c.probe.active
+	require.NotNil(h.t, p, "a probe is in flight")
+	require.True(h.t, p.retry, "a failed probe is retried")
+	require.Equal(h.t, target, p.target.name, "the retry probes the same target")
+	to, msgs := h.sentOf(wire.PingMsg)
+	for i := range to {
+		if ping := decode[wire.Ping](h.t, msgs[i]); to[i] == target && ping.SeqNo == p.seq {
+			h.probeAt = p.start.Sub(testEpoch)
+			return ping
+		}
+	}
+	h.t.Fatalf("no retry ping to %s in the last step (pings to %v)", target, to)
+	return wire.Ping{}
+}
+
 // sinceProbe runs time forward to d after the last probe started.
 func (h *harness) sinceProbe(d time.Duration) {
 	h.t.Helper()

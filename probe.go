@@ -9,7 +9,16 @@ package swim
 //  2. Without an ack, ask IndirectChecks random members to ping it for us (they send a nack
 //     if they get no ack, so we can tell "the target is down" from "I am cut off"), and, if
 //     the target supports it, try a stream ping alongside. Wait until the probe interval ends.
-//  3. Without any ack, suspect the target. Suspicion, not the probe, decides death.
+//  3. Without any ack, probe the target once more at once (other relays, a fresh stream
+//     ping), telling nobody. Only if that fails too, suspect it. Suspicion, not the probe,
+//     decides death.
+//
+// The retry is swim's, not the paper's. Under 20% loss a probe of a healthy member fails
+// about one time in 35, and every suspicion it raises reaches every member and must be
+// refuted by all of them: with 200 members that was 61,000 suspect observations and 4.6 KB
+// per member per second in a simulated minute. The retry fails independently, so a healthy
+// member is accused about once per thousand probes (1,400 observations, 0.5 KB/s). A crash
+// is not declared dead later for it: the suspicion counts from the first failed probe.
 //
 // Local health ("awareness", Lifeguard section 4.1) is a score that rises when this member
 // itself seems slow (relays that should have nacked and did not, having to refute, its own
@@ -54,6 +63,8 @@ type activeProbe struct {
 	// with no trusted relay to tell who is at fault, count against this member's health.
 	trusted bool
 	relays  []probeRelay
+	// retry says a probe of this target just failed: this one decides whether to suspect it.
+	retry bool
 }
 
 // probeRelay is a member asked to ping the target for us.
@@ -181,12 +192,15 @@ func (c *core) probeTick() {
 	if c.leaving {
 		return
 	}
-	target := c.probe.next(c)
-	if target == nil {
-		return
+	if target := c.probe.next(c); target != nil {
+		c.startProbe(target, false)
 	}
+}
+
+// startProbe pings target.
+func (c *core) startProbe(target *member, retry bool) {
 	seq := c.nextSeqNo()
-	c.probe.active = &activeProbe{seq: seq, target: target, start: c.now, trusted: target.answered}
+	c.probe.active = &activeProbe{seq: seq, target: target, start: c.now, trusted: target.answered, retry: retry}
 	ping := c.pingFor(seq, target.name)
 	if target.state == StateSuspect {
 		// The buddy system: the suspect hears the accusation from its prober. It goes ahead
@@ -302,12 +316,32 @@ func (c *core) probeFailed(p *activeProbe) {
 	if c.members.byName[t.name] != t {
 		return
 	}
+	if t.state == StateAlive && !p.retry && !c.leaving {
+		// Relays that have not nacked yet are not trusted until they do: the retry asks
+		// others, and a relay that stays silent counts against this member once, not
+		// again as a relay of the retry (with WAN timings the retry picks its relays
+		// before this probe's nacks are judged).
+		for i := range p.relays {
+			if r := &p.relays[i]; !r.nacked {
+				r.m.answered = false
+			}
+		}
+		c.log.Debug("probe failed; probing again before suspecting", "peer", t.name)
+		c.startProbe(t, true)
+		return
+	}
 	if t.state == StateAlive {
 		c.log.Info("suspecting member: no ack", "peer", t.name, "incarnation", t.incarnation)
 	} else {
 		c.log.Debug("probe failed again", "peer", t.name, "state", t.state.String(), "incarnation", t.incarnation)
 	}
 	c.suspectNode(&wire.Suspect{Incarnation: t.incarnation, Node: t.name, From: c.self.name})
+	if s := t.susp; p.retry && s != nil && s.accuser == c.self.name && s.start.Equal(c.now) {
+		// The suspicion counts from the first failure, as it would have without the
+		// retry, so that a crash is declared dead no later for it.
+		s.start = p.start
+		c.arm(s.deadline(), timerSuspicion, 0, t.name, s.gen)
+	}
 }
 
 // nackDue judges the nacks of the failed probe seq, if it is still waiting for them.

@@ -12,26 +12,35 @@ import (
 	"github.com/swim-go/swim/internal/wire"
 )
 
-// suspectByProbe runs h until its probe of some peer fails, and returns the peer and when
-// the suspicion began. Pings to other peers are acked; nobody nacks.
+// suspectByProbe runs h until its probe of some peer fails twice (the probe and its retry),
+// and returns the peer and when the suspicion counts from (the first failure). Pings to
+// other peers are acked; the relays nack.
 func suspectByProbe(t *testing.T, h *harness) (string, time.Duration) {
 	t.Helper()
 	var target string
-	var at time.Duration
 	h.answering = func(p string) bool { return target != "" && p != target }
 	h.onProbeFailed = func([]string) {}
 	for target == "" {
 		p, ping := h.probe()
 		if p == "p1" {
 			target = p
-			h.sinceProbe(h.c.cfg.ProbeInterval)
+			for range 2 { // the probe and its retry
+				h.sinceProbe(h.c.cfg.ProbeTimeout)
+				relays, _ := h.sentOf(wire.IndirectPingMsg)
+				for _, r := range relays {
+					h.recv(r, nack(ping.SeqNo))
+				}
+				h.sinceProbe(h.c.cfg.ProbeInterval)
+				if stateOf(t, h.c, target) == StateAlive {
+					ping = h.retried(target)
+				}
+			}
 			break
 		}
 		h.recv(p, ack(ping.SeqNo))
 	}
 	require.Equal(t, StateSuspect, stateOf(t, h.c, target))
-	at = h.c.members.byName[target].changedAt().Sub(testEpoch)
-	return target, at
+	return target, h.c.members.byName[target].susp.start.Sub(testEpoch)
 }
 
 // deadAt runs h in small steps until name is dead here, and returns when.
@@ -112,13 +121,15 @@ func TestRefutationEndsSuspicion(t *testing.T) {
 	require.Equal(t, StateAlive, stateOf(t, h.c, target), "never declared dead")
 }
 
-// Last calls (suspicion.go): every lastCalls-th of the way to the earliest deadline, the suspect is sent its accusation directly, ahead of a ping, so that a member which
-// missed the refutation hears it in the ack.
+// Last calls (suspicion.go): every lastCalls-th of the way to the earliest deadline, counted
+// from when this member began suspecting, the suspect is sent its accusation directly, ahead
+// of a ping, so that a member which missed the refutation hears it in the ack.
 func TestLastCallsGoToTheSuspect(t *testing.T) {
 	h := newHarness(t, nil, 4)
-	target, start := suspectByProbe(t, h)
+	target, _ := suspectByProbe(t, h)
+	began := h.c.members.byName[target].changedAt().Sub(testEpoch)
 	lo, _ := suspicionBounds(4, 6, 5, time.Second)
-	h.advanceTo(start + lo/lastCalls - time.Millisecond)
+	h.advanceTo(began + lo/lastCalls - time.Millisecond)
 	h.advance(time.Millisecond)
 	var found bool
 	for _, p := range h.sent {
