@@ -205,6 +205,11 @@ type Config struct {
 
 	// Logger receives structured logs. nil discards them.
 	Logger *slog.Logger
+
+	// Metrics receives counters, gauges and samples of what this member does (metrics.go
+	// lists them), each labelled with MetricLabels. nil collects nothing. Default nil.
+	Metrics      Metrics
+	MetricLabels []Label
 }
 
 // Protocol versions this library understands (the PMin and PMax bytes of Vsn).

@@ -187,15 +187,17 @@ type pendingStream struct {
 	peer  netip.AddrPort
 	name  string // the peer's name, when known
 	seq   uint32 // streamPing: the probe it backs up
-	chain bool   // push/pull that belongs to a follow-up chain
+	pull  pullKind
+	start time.Time // when it was opened
 }
 
 // core is the protocol state machine. One goroutine (the driver's) owns it.
 type core struct {
-	cfg *Config
-	log *slog.Logger
-	rng *rand.Rand
-	lim wire.Limits
+	cfg     *Config
+	log     *slog.Logger
+	rng     *rand.Rand
+	lim     wire.Limits
+	metrics metrics
 	// sec is the label and encryption settings; allowed the networks peers may be in.
 	sec     security
 	allowed cidrs
@@ -276,6 +278,7 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 			lim:            lim,
 		},
 		allowed:    cidrs(cfg.CIDRsAllowed),
+		metrics:    newMetrics(cfg.Metrics, cfg.MetricLabels),
 		relays:     make(map[uint32]relay),
 		streams:    make(map[uint64]pendingStream),
 		joins:      make(map[uint64]*joinCall),
@@ -412,6 +415,7 @@ func (c *core) fire(t timer) {
 // handles every message inside. Bad input is counted and dropped, never returned.
 func (c *core) handlePacket(now time.Time, from netip.AddrPort, buf []byte) {
 	c.setNow(now)
+	c.metrics.count(MetricPacketReceived, float64(len(buf)))
 	if !c.allowed.allowed(from.Addr()) {
 		c.drop(DropNotAllowed, from, nil)
 		return
@@ -511,9 +515,11 @@ func (c *core) nextSeqNo() uint32 {
 func (c *core) openStream(to netip.AddrPort, buf []byte, timeout time.Duration, wantReply bool, p pendingStream) {
 	c.nextStream++
 	id := c.nextStream
-	p.peer = to
+	p.peer, p.start = to, c.now
 	c.streams[id] = p
 	buf = c.sec.sealStream(buf, true)
+	c.metrics.count(MetricStreamOpened, 1)
+	c.metrics.count(MetricStreamSent, float64(len(buf)))
 	c.out.streams = append(c.out.streams, outStream{id: id, to: to, buf: buf, deadline: c.now.Add(timeout), wantReply: wantReply})
 }
 
@@ -541,7 +547,9 @@ func (c *core) handleStreamResult(now time.Time, id uint64, reply []byte, err er
 func (c *core) handleStreamRequest(now time.Time, from netip.AddrPort, msg []byte) []byte {
 	c.setNow(now)
 	if reply := c.serveStream(from, msg); reply != nil {
-		return c.sec.sealStream(reply, false)
+		reply = c.sec.sealStream(reply, false)
+		c.metrics.count(MetricStreamSent, float64(len(reply)))
+		return reply
 	}
 	return nil
 }
@@ -583,6 +591,7 @@ func (c *core) serveStream(from netip.AddrPort, msg []byte) []byte {
 		ack := wire.AckResp{SeqNo: m.SeqNo}
 		return c.frameStream(ack.Append(nil))
 	case wire.PushPullMsg:
+		c.metrics.sample(MetricPushPullSizeRemote, float64(len(msg)))
 		pp, err := wire.DecodePushPull(body, c.lim)
 		if err != nil {
 			c.drop(dropReasonOf(err), from, err)
@@ -731,6 +740,7 @@ func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) 
 		c.drop(DropStreamLimit, from, nil)
 		return security{}, false
 	}
+	c.metrics.count(MetricStreamAccepted, 1)
 	return c.sec, true
 }
 

@@ -81,6 +81,7 @@ type drops struct {
 func (c *core) drop(reason DropReason, from netip.AddrPort, err error) {
 	d := &c.drops
 	d.counts[reason]++
+	c.metrics.countBy(MetricDrop, 1, "reason", reason.String())
 	if !d.lastLog.IsZero() && c.now.Sub(d.lastLog) < time.Second {
 		d.suppressed++
 		return

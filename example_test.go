@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/swim-go/swim"
 )
@@ -126,4 +127,36 @@ func ExampleParseCIDRs() {
 	// Output:
 	// <nil>
 	// [10.0.0.0/8 fd00::/8]
+}
+
+// totals is a Metrics that adds up counters by name.
+type totals struct {
+	mu       sync.Mutex
+	counters map[string]float64
+}
+
+func (t *totals) IncrCounter(name string, delta float64, _ []swim.Label) {
+	t.mu.Lock()
+	t.counters[name] += delta
+	t.mu.Unlock()
+}
+func (t *totals) SetGauge(string, float64, []swim.Label)  {}
+func (t *totals) AddSample(string, float64, []swim.Label) {}
+
+// A Metrics receives what members do, as counters, gauges and samples; package
+// github.com/swim-go/swim/memberlist forwards them to go-metrics under memberlist's names.
+// Here every member of a simulated cluster of 20 reports to one sink, and one member crashes.
+func ExampleMetrics() {
+	sink := &totals{counters: map[string]float64{}}
+	cfg := swim.DefaultLANConfig()
+	cfg.Metrics = sink
+	cfg.MetricLabels = []swim.Label{{Name: "cluster", Value: "example"}}
+	if _, err := swim.Simulate(swim.SimConfig{Nodes: 20, Seed: 1, Scenario: swim.ScenarioFail, Config: cfg}); err != nil {
+		panic(err)
+	}
+	fmt.Println("members marked dead:", sink.counters[swim.MetricMemberDead])
+	fmt.Println("suspicions refuted:", sink.counters[swim.MetricRefute])
+	// Output:
+	// members marked dead: 19
+	// suspicions refuted: 0
 }

@@ -9,6 +9,9 @@ package swim
 // gossipTick sends queued broadcasts to a few random members.
 func (c *core) gossipTick() {
 	c.armAfter(c.cfg.GossipInterval, timerGossip, 0, "", 0)
+	if c.metrics.on() {
+		c.metrics.sample(MetricBroadcastQueue, float64(c.queue.Len()))
+	}
 	if c.queue.Len() == 0 && c.cfg.Delegate == nil {
 		return
 	}
@@ -24,6 +27,7 @@ func (c *core) gossipTick() {
 	for _, t := range targets {
 		parts := c.collectBroadcasts(c.parts[:0], c.packetBudget())
 		c.sendParts(t.addrPort(), t, parts)
+		c.metrics.count(MetricGossip, 1)
 		clear(parts)
 		c.parts = parts[:0]
 	}

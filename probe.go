@@ -189,6 +189,7 @@ func (c *core) probeTick() {
 		return
 	}
 	c.armAfter(c.awareness.scale(c.cfg.ProbeInterval), timerProbe, 0, "", 0)
+	c.reportHealth()
 	if c.leaving {
 		return
 	}
@@ -211,6 +212,24 @@ func (c *core) startProbe(target *member, retry bool) {
 		c.sendMsg(target.addrPort(), target, ping.Append(c.msgBuf[:0]))
 	}
 	c.arm(c.now.Add(c.awareness.scale(c.cfg.ProbeTimeout)), timerProbeTimeout, seq, "", 0)
+}
+
+// reportHealth reports the health score and the table's states, once per probe interval.
+func (c *core) reportHealth() {
+	if !c.metrics.on() {
+		return
+	}
+	c.metrics.gauge(MetricHealthScore, float64(c.awareness.score))
+	if c.awareness.score > 0 {
+		c.metrics.count(MetricProbeDegraded, 1)
+	}
+	var n [StateLeft + 1]int
+	for _, m := range c.members.list {
+		n[m.state]++
+	}
+	for s, k := range n {
+		c.metrics.gaugeBy(MetricMembers, float64(k), "state", NodeState(s).String())
+	}
 }
 
 // pingFor builds a ping from this member.
@@ -293,16 +312,18 @@ func (c *core) probeEnd(seq uint32) {
 
 // probeAnswered ends a probe that got an ack, by any path. Lifeguard: every answered probe
 // is evidence that this member is healthy.
-func (c *core) probeAnswered(p *activeProbe) {
+func (c *core) probeAnswered(p *activeProbe, via string) {
 	p.phase = probeAnswered
 	p.target.answered = true
 	c.awareness.apply(-1)
+	c.metrics.sampleBy(MetricProbe, millis(c.now.Sub(p.start)), "outcome", via)
 }
 
 // probeFailed ends a probe that got no ack: the target is suspected, and the relays' nacks
 // are judged once they have had time to arrive.
 func (c *core) probeFailed(p *activeProbe) {
 	p.phase = probeFailed
+	c.metrics.sampleBy(MetricProbe, millis(c.now.Sub(p.start)), "outcome", "failed")
 	if c.probe.judging != nil {
 		c.judgeNacks(c.probe.judging)
 	}
@@ -391,7 +412,7 @@ func (c *core) streamPingResult(ps pendingStream, reply []byte, err error) {
 		var ack wire.AckResp
 		if ack.Decode(reply[1:]) == nil && ack.SeqNo == ps.seq {
 			c.log.Warn("stream ping answered but packet probes failed; the network may drop UDP", "peer", p.target.name)
-			c.probeAnswered(p)
+			c.probeAnswered(p, "stream")
 			return
 		}
 	}
@@ -483,10 +504,12 @@ func (c *core) handleAck(from netip.AddrPort, m *wire.AckResp) {
 	if p == nil || p.seq != m.SeqNo || p.finished() {
 		return
 	}
+	via := "direct"
 	if r := p.relayAt(from); r != nil {
 		r.m.answered = true
+		via = "indirect"
 	}
-	c.probeAnswered(p)
+	c.probeAnswered(p, via)
 	if c.cfg.Ping != nil {
 		c.emit(coreEvent{kind: evPingComplete, node: p.target.node(), rtt: c.now.Sub(p.start), msg: m.Payload})
 	}

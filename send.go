@@ -64,4 +64,5 @@ func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
 	start := len(c.out.arena)
 	c.out.arena = c.sec.sealPacket(c.out.arena, pkt)
 	c.out.packets = append(c.out.packets, outPacket{to: to, buf: c.out.arena[start:len(c.out.arena):len(c.out.arena)]})
+	c.metrics.count(MetricPacketSent, float64(len(c.out.arena)-start))
 }

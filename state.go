@@ -255,6 +255,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	m.pendingAlive = nil
 	c.setState(m, StateAlive)
 	c.markChanged()
+	c.metrics.count(MetricMemberAlive, 1)
 	switch {
 	case wasGone:
 		c.joined++
@@ -380,6 +381,7 @@ func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
 	c.setState(m, StateSuspect)
 	c.markChanged()
 	c.startSuspicion(m, s.From)
+	c.metrics.count(MetricMemberSuspect, 1)
 	c.emit(coreEvent{kind: evSuspect, node: m.node(), other: Node{Name: s.From}})
 }
 
@@ -429,6 +431,7 @@ func (c *core) deadNode(d *wire.Dead) {
 		c.setState(m, StateDead)
 	}
 	c.markChanged()
+	c.metrics.count(MetricMemberDead, 1)
 	c.emit(coreEvent{kind: evLeave, node: m.node()})
 	if cl := m.pendingAlive; cl != nil && m != c.self {
 		m.pendingAlive = nil
@@ -449,6 +452,7 @@ func (c *core) refute(accused uint32) {
 	c.self.incarnation = inc
 	c.awareness.apply(1)
 	c.markChanged()
+	c.metrics.count(MetricRefute, 1)
 	c.queueSelfNews(c.selfAlive().Append(nil), 0)
 }
 

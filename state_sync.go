@@ -107,6 +107,7 @@ func (c *core) localState(join bool) []byte {
 	if c.cfg.Delegate == nil {
 		sum = c.tableSum(join)
 		if c.sync.cached != nil && c.sync.cachedSum == sum {
+			c.metrics.sample(MetricPushPullSizeLocal, float64(len(c.sync.cached)))
 			return c.sync.cached
 		}
 	}
@@ -122,6 +123,7 @@ func (c *core) localState(join bool) []byte {
 		pp.UserState = c.cfg.Delegate.LocalState(join)
 	}
 	buf := c.frameStream(pp.Append(nil))
+	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))
 	if c.cfg.Delegate == nil {
 		c.sync.cached, c.sync.cachedSum = buf, sum
 	}
@@ -151,9 +153,28 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
+// pullKind is why a push/pull was started, other than by a join.
+type pullKind uint8
+
+const (
+	pullPeriodic  pullKind = iota // the push/pull timer
+	pullFollowUp                  // a follow-up chain: the last push/pull changed the view
+	pullReconnect                 // an attempt to reach a failed member
+)
+
+func (k pullKind) String() string {
+	switch k {
+	case pullFollowUp:
+		return "followup"
+	case pullReconnect:
+		return "reconnect"
+	}
+	return "periodic"
+}
+
 // startPushPull opens a push/pull with the member at to.
-func (c *core) startPushPull(to netip.AddrPort, name string, chain bool) {
-	c.openStream(to, c.localState(false), c.cfg.TCPTimeout, true, pendingStream{kind: streamPushPull, name: name, chain: chain})
+func (c *core) startPushPull(to netip.AddrPort, name string, kind pullKind) {
+	c.openStream(to, c.localState(false), c.cfg.TCPTimeout, true, pendingStream{kind: streamPushPull, name: name, pull: kind})
 }
 
 // join starts a push/pull with each seed; the call with this token finishes when all are done.
@@ -184,7 +205,7 @@ func (c *core) pushPullTick() {
 		return
 	}
 	if peer := c.randomAlive(); peer != nil {
-		c.startPushPull(peer.addrPort(), peer.name, false)
+		c.startPushPull(peer.addrPort(), peer.name, pullPeriodic)
 	}
 }
 
@@ -220,9 +241,16 @@ func (c *core) pushPullResult(p pendingStream, reply []byte, err error) {
 	if p.kind == streamJoin {
 		c.joinStep(p.token, err)
 	}
+	if c.metrics.on() {
+		kind := p.pull.String()
+		if p.kind == streamJoin {
+			kind = "join"
+		}
+		c.metrics.sampleBy(MetricPushPull, millis(c.now.Sub(p.start)), "kind", kind)
+	}
 	if err != nil {
 		c.log.Debug("push/pull failed", "peer", p.peer.String(), "error", err)
-		if p.chain {
+		if p.pull == pullFollowUp {
 			c.sync.chainDelay = 0
 		}
 		return
@@ -315,6 +343,7 @@ func (c *core) mergeReply(reply []byte) error {
 	if len(reply) == 0 {
 		return fmt.Errorf("%w: empty push/pull reply", wire.ErrTruncated)
 	}
+	c.metrics.sample(MetricPushPullSizeRemote, float64(len(reply)))
 	switch wire.MessageType(reply[0]) {
 	case wire.ErrMsg:
 		var e wire.ErrResp
@@ -427,7 +456,7 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 func (c *core) followUp(p pendingStream, changed, grew bool) {
 	s := &c.sync
 	if !changed {
-		if p.chain {
+		if p.pull == pullFollowUp {
 			s.chainDelay = 0
 		}
 		return
@@ -464,11 +493,11 @@ func (c *core) followUpTick(gen uint64) {
 		return
 	}
 	if s.chainPeer.IsValid() {
-		c.startPushPull(s.chainPeer, s.chainName, true)
+		c.startPushPull(s.chainPeer, s.chainName, pullFollowUp)
 		return
 	}
 	if peer := c.randomAlive(); peer != nil {
-		c.startPushPull(peer.addrPort(), peer.name, true)
+		c.startPushPull(peer.addrPort(), peer.name, pullFollowUp)
 	}
 }
 
@@ -497,9 +526,9 @@ func (c *core) reconnectTick() {
 	}
 	i := c.rng.IntN(candidates)
 	if i < len(dead) {
-		c.startPushPull(dead[i].addrPort(), dead[i].name, false)
+		c.startPushPull(dead[i].addrPort(), dead[i].name, pullReconnect)
 		return
 	}
 	f := s.failed[i-len(dead)]
-	c.startPushPull(f.addr, f.name, false)
+	c.startPushPull(f.addr, f.name, pullReconnect)
 }

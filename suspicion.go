@@ -17,6 +17,7 @@ package swim
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/swim-go/swim/internal/wire"
@@ -142,5 +143,6 @@ func (c *core) suspicionTimeout(name string, gen uint64) {
 	}
 	c.log.Info("suspect declared dead", "peer", name, "incarnation", m.incarnation,
 		"confirmations", len(m.susp.confirmers))
+	c.metrics.countBy(MetricSuspicionTimeout, 1, "confirmed", strconv.FormatBool(len(m.susp.confirmers) >= m.susp.k))
 	c.deadNode(&wire.Dead{Incarnation: m.incarnation, Node: name, From: c.self.name})
 }
