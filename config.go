@@ -80,13 +80,18 @@ type Config struct {
 	ProbeInterval time.Duration
 
 	// ProbeTimeout is how long to wait for a direct ack before asking for indirect pings. It
-	// should be above the network's 99th-percentile round-trip time. LAN 500 ms, WAN 3 s,
-	// Local 200 ms.
+	// should be above the network's 99th-percentile round-trip time, and below ProbeInterval:
+	// at or above it no time is left for indirect pings, and a probe without a direct ack
+	// fails (memberlist accepts that too). LAN 500 ms, WAN 3 s, Local 200 ms.
 	ProbeTimeout time.Duration
 
 	// DisableTcpPings turns off the stream ping sent alongside indirect pings to peers that
 	// support it. Default false.
 	DisableTcpPings bool
+
+	// DisableTcpPingsForNode, if set, turns off the stream ping for the members it returns
+	// true for. It runs on the protocol loop and must not block. Default nil.
+	DisableTcpPingsForNode func(name string) bool
 
 	// AwarenessMaxMultiplier caps Lifeguard's local health score: the probe interval and
 	// timeout stretch up to this multiple while this member itself seems unhealthy. 1 disables
@@ -324,8 +329,8 @@ func (c *Config) Validate() error {
 		return bad("TCPTimeout", "must be positive")
 	case c.ProbeInterval <= 0:
 		return bad("ProbeInterval", "must be positive")
-	case c.ProbeTimeout <= 0 || c.ProbeTimeout >= c.ProbeInterval:
-		return bad("ProbeTimeout", "must be positive and below ProbeInterval")
+	case c.ProbeTimeout <= 0:
+		return bad("ProbeTimeout", "must be positive")
 	case c.IndirectChecks < 0:
 		return bad("IndirectChecks", "is negative")
 	case c.RetransmitMult < 1:

@@ -42,6 +42,7 @@ const (
 	timerLastCall                      // tell a suspect directly that it is suspected
 	timerNackDue                       // the relays of a failed probe have had time to nack
 	timerNameCheck                     // a member claiming this one's name has had time to answer
+	timerPing                          // a ping the application asked for has had time to be answered
 )
 
 // timer is one entry of the heap. Timers are never cancelled: a stale one is recognised when it
@@ -106,8 +107,9 @@ func (h *timerHeap) pop() timer {
 
 // outPacket is a datagram to send. buf is valid until the next input.
 type outPacket struct {
-	to  netip.AddrPort
-	buf []byte
+	to   netip.AddrPort
+	name string // the member it is for, when known (NodeAwareTransport)
+	buf  []byte
 }
 
 // streamKind says why the core opened a stream, and so what its result means.
@@ -126,6 +128,7 @@ const (
 type outStream struct {
 	id        uint64
 	to        netip.AddrPort
+	name      string // the member it is for, when known (NodeAwareTransport)
 	buf       []byte
 	deadline  time.Time
 	wantReply bool
@@ -158,6 +161,7 @@ type coreEvent struct {
 type apiDone struct {
 	token uint64
 	n     int
+	rtt   time.Duration // Ping
 	err   error
 }
 
@@ -224,6 +228,7 @@ type core struct {
 	// joinToken is the Join whose push/pull reply is being merged, or 0.
 	joinToken  uint64
 	nameChecks map[uint32]nameCheck
+	pings      map[uint32]userPing // pings the application asked for, by sequence number
 
 	leaving    bool
 	leaveToken uint64
@@ -283,6 +288,7 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 		streams:    make(map[uint64]pendingStream),
 		joins:      make(map[uint64]*joinCall),
 		nameChecks: make(map[uint32]nameCheck),
+		pings:      make(map[uint32]userPing),
 	}
 	c.members.byName = make(map[string]*member)
 	c.awareness.max = cfg.AwarenessMaxMultiplier
@@ -408,6 +414,8 @@ func (c *core) fire(t timer) {
 		c.nackDue(t.id)
 	case timerNameCheck:
 		c.nameCheckDone(t.id, false)
+	case timerPing:
+		c.pingDone(t.id, nil)
 	}
 }
 
@@ -520,7 +528,7 @@ func (c *core) openStream(to netip.AddrPort, buf []byte, timeout time.Duration, 
 	buf = c.sec.sealStream(buf, true)
 	c.metrics.count(MetricStreamOpened, 1)
 	c.metrics.count(MetricStreamSent, float64(len(buf)))
-	c.out.streams = append(c.out.streams, outStream{id: id, to: to, buf: buf, deadline: c.now.Add(timeout), wantReply: wantReply})
+	c.out.streams = append(c.out.streams, outStream{id: id, to: to, name: p.name, buf: buf, deadline: c.now.Add(timeout), wantReply: wantReply})
 }
 
 // handleStreamResult takes the outcome of a stream this core opened: the reply (a whole
@@ -690,6 +698,24 @@ func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byt
 	c.msgBuf = append(append(c.msgBuf[:0], byte(wire.UserMsg)), msg...)
 	c.sendMsg(to, c.members.byName[name], c.msgBuf)
 	c.finish(token, 0, nil)
+}
+
+// sendUserTo sends msg in one packet to addr, a member or not (memberlist's SendToAddress);
+// name is the member there, when known, for a NodeAwareTransport.
+func (c *core) sendUserTo(now time.Time, to netip.AddrPort, name string, msg []byte, token uint64) {
+	c.setNow(now)
+	c.msgBuf = append(append(c.msgBuf[:0], byte(wire.UserMsg)), msg...)
+	c.sendMsg(to, c.peerNamed(name), c.msgBuf)
+	c.finish(token, 0, nil)
+}
+
+// peerNamed is the entry for name, or, for a name not in the table, a stand-in that carries
+// only the name to the transport (and, its versions unknown, gets no CRC); nil for "".
+func (c *core) peerNamed(name string) *member {
+	if m := c.members.byName[name]; m != nil || name == "" {
+		return m
+	}
+	return &member{identity: &identity{name: name}}
 }
 
 // snapshot returns the members Members() shows: alive and suspect ones, as values.

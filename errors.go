@@ -23,6 +23,8 @@ var (
 	// ErrMessageTooLarge is returned when a best-effort message cannot fit in one packet, or
 	// metadata exceeds MetaMaxSize.
 	ErrMessageTooLarge = errors.New("swim: message too large")
+	// ErrNoPingResponse is returned by Ping when no ack came within ProbeTimeout.
+	ErrNoPingResponse = errors.New("swim: no response to ping")
 	// ErrTimeout is returned when Leave or UpdateNode did not finish within its timeout.
 	ErrTimeout = errors.New("swim: timed out")
 	// ErrInvalidKey is returned for an encryption key that is not 16, 24 or 32 bytes.

@@ -27,6 +27,7 @@ type harness struct {
 	sent    []sentPacket  // what the last step sent
 	streams []outStream   // the streams the last step opened
 	events  []coreEvent   // the events the last step emitted
+	done    []apiDone     // the API calls the last step finished
 	probeAt time.Duration // when the last probe started
 	open    []outStream   // streams not finished yet; they time out at their deadline
 
@@ -41,8 +42,9 @@ type harness struct {
 
 // sentPacket is one datagram of the last step, unpacked into its messages.
 type sentPacket struct {
-	to   string // the peer's name, or the address when it is no peer
-	msgs [][]byte
+	to            string // the peer's name, or the address when it is no peer
+	transportName string // the name the core gave the transport with it
+	msgs          [][]byte
 }
 
 func newHarness(t *testing.T, cfg *Config, peers int) *harness {
@@ -80,7 +82,7 @@ func (h *harness) nameOf(addr netip.AddrPort) string {
 
 // step starts a new step: what the harness shows is what happens from here.
 func (h *harness) step() {
-	h.sent, h.streams, h.events = h.sent[:0], h.streams[:0], h.events[:0]
+	h.sent, h.streams, h.events, h.done = h.sent[:0], h.streams[:0], h.events[:0], h.done[:0]
 }
 
 // collect adds the core's outbox to the step's output.
@@ -88,7 +90,7 @@ func (h *harness) collect() {
 	h.t.Helper()
 	out := &h.c.out
 	for _, p := range out.packets {
-		sp := sentPacket{to: h.nameOf(p.to)}
+		sp := sentPacket{to: h.nameOf(p.to), transportName: p.name}
 		wire.Unpack(p.buf, wire.DefaultLimits(), func(msg []byte) { sp.msgs = append(sp.msgs, slices.Clone(msg)) },
 			func(err error) { h.t.Fatalf("the core sent a packet it cannot read itself: %v", err) })
 		h.sent = append(h.sent, sp)
@@ -96,6 +98,7 @@ func (h *harness) collect() {
 	h.streams = append(h.streams, out.streams...)
 	h.open = append(h.open, out.streams...)
 	h.events = append(h.events, out.events...)
+	h.done = append(h.done, out.done...)
 	out.reset()
 }
 

@@ -236,3 +236,27 @@ func TestJoinUnderANameInUse(t *testing.T) {
 		require.NoError(t, a.Shutdown())
 	})
 }
+
+// memberlist's Ping and SendToAddress, through the runtime: a ping answered by the member
+// named in it, no response from an address under another name, and a user message to an
+// address delivered to the member there.
+func TestPingAndSendToAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b := joined(t)
+		baddr := b.LocalNode().AddrPort()
+		rtt, err := a.Ping("m2", baddr)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, rtt, time.Duration(0))
+		_, err = a.Ping("someone-else", baddr)
+		require.ErrorIs(t, err, ErrNoPingResponse, "a member answers only pings with its name")
+
+		require.NoError(t, a.SendToAddress(baddr, "", []byte("to an address")))
+		waitUntil(t, 5*time.Second, func() bool { return slices.Contains(b.rec.messages(), "to an address") }, "delivered")
+		require.ErrorIs(t, a.SendToAddress(baddr, "", make([]byte, 2000)), ErrMessageTooLarge)
+		require.NoError(t, a.Shutdown())
+		_, err = a.Ping("m2", baddr)
+		require.ErrorIs(t, err, ErrNotRunning)
+		require.ErrorIs(t, a.SendToAddress(baddr, "", []byte("x")), ErrNotRunning)
+		require.NoError(t, b.Shutdown())
+	})
+}

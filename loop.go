@@ -71,8 +71,15 @@ func (m *Memberlist) armTimer(t *time.Timer) {
 // drain carries out the core's outbox.
 func (m *Memberlist) drain() {
 	out := &m.core.out
+	named, _ := m.transport.(NodeAwareTransport)
 	for _, p := range out.packets {
-		if _, err := m.transport.WriteTo(p.buf, p.to); err != nil {
+		var err error
+		if named != nil {
+			_, err = named.WriteToAddress(p.buf, p.to, p.name)
+		} else {
+			_, err = m.transport.WriteTo(p.buf, p.to)
+		}
+		if err != nil {
 			m.log.Debug("packet send failed", "peer", p.to.String(), "error", err)
 		}
 	}
@@ -173,7 +180,14 @@ func (m *Memberlist) exchange(st outStream, sec security) {
 }
 
 func (m *Memberlist) roundTrip(st outStream, sec *security) ([]byte, error) {
-	conn, err := m.transport.DialTimeout(st.to, max(time.Until(st.deadline), time.Millisecond))
+	timeout := max(time.Until(st.deadline), time.Millisecond)
+	var conn net.Conn
+	var err error
+	if named, ok := m.transport.(NodeAwareTransport); ok {
+		conn, err = named.DialAddressTimeout(st.to, st.name, timeout)
+	} else {
+		conn, err = m.transport.DialTimeout(st.to, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}

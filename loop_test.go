@@ -243,7 +243,7 @@ func TestCreateRejectsBadConfig(t *testing.T) {
 		break_ func(*Config)
 	}{
 		{"Name", func(c *Config) { c.Name = "" }},
-		{"ProbeTimeout", func(c *Config) { c.ProbeTimeout = 2 * c.ProbeInterval }},
+		{"ProbeTimeout", func(c *Config) { c.ProbeTimeout = 0 }},
 		{"ProtocolVersion", func(c *Config) { c.ProtocolVersion = 9 }},
 		{"UDPBufferSize", func(c *Config) { c.UDPBufferSize = 10 }},
 		{"AdvertiseAddr", func(c *Config) { c.AdvertiseAddr = "not-an-ip" }},

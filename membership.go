@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,8 +121,10 @@ func Create(conf *Config) (*Memberlist, error) {
 	return m, nil
 }
 
-// Join contacts the given members (host:port, or a bare host with BindPort) and exchanges
-// state with each; it returns how many it reached. Join returns once the exchanges are done,
+// Join contacts the given members (host:port, or a bare host with BindPort, each optionally
+// preceded by the member's name and a slash, "name/host:port", as memberlist accepts; the name
+// is given to a NodeAwareTransport) and exchanges state with each; it returns how many it
+// reached. Join returns once the exchanges are done,
 // possibly before NotifyJoin has run for the members learnt: events are asynchronous.
 func (m *Memberlist) Join(existing []string) (int, error) {
 	return m.JoinContext(context.Background(), existing)
@@ -132,15 +135,21 @@ func (m *Memberlist) JoinContext(ctx context.Context, existing []string) (int, e
 	if m.stopped.Load() {
 		return 0, ErrNotRunning
 	}
-	var seeds []netip.AddrPort
+	var seeds []seed
 	var errs []error
 	for _, s := range existing {
+		var name string
+		if i := strings.Index(s, "/"); i >= 0 {
+			name, s = s[:i], s[i+1:]
+		}
 		addrs, err := m.resolve(ctx, s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		seeds = append(seeds, addrs...)
+		for _, a := range addrs {
+			seeds = append(seeds, seed{addr: a, name: name})
+		}
 	}
 	if len(seeds) == 0 {
 		if len(errs) == 0 {
@@ -260,6 +269,34 @@ func (m *Memberlist) SendReliable(to Node, msg []byte) error {
 	}
 	return d.err
 }
+
+// SendToAddress sends msg in one packet to addr, which need not be a member's (memberlist's
+// SendToAddress: for replies to a member that is not known yet). name, if not empty, is the
+// member there, for a NodeAwareTransport.
+func (m *Memberlist) SendToAddress(addr netip.AddrPort, name string, msg []byte) error {
+	if len(msg)+1+compoundHeader+compoundPartOverhead > m.cfg.UDPBufferSize {
+		return fmt.Errorf("%w: %d bytes do not fit in one %d-byte packet", ErrMessageTooLarge, len(msg), m.cfg.UDPBufferSize)
+	}
+	d, err := m.call(context.Background(), func(token uint64) { m.core.sendUserTo(time.Now(), addr, name, msg, token) })
+	if err != nil {
+		return err
+	}
+	return d.err
+}
+
+// Ping sends a ping to the member named name at addr, outside the probe schedule, and returns
+// the round-trip time; with no ack within ProbeTimeout it returns ErrNoPingResponse. A member
+// answers only pings that carry its own name.
+func (m *Memberlist) Ping(name string, addr netip.AddrPort) (time.Duration, error) {
+	d, err := m.call(context.Background(), func(token uint64) { m.core.ping(time.Now(), name, addr, token) })
+	if err != nil {
+		return 0, err
+	}
+	return d.rtt, d.err
+}
+
+// ProtocolVersion returns the memberlist protocol version this member speaks.
+func (m *Memberlist) ProtocolVersion() uint8 { return m.cfg.ProtocolVersion }
 
 // buildKeyring returns the keyring a member uses: conf.Keyring or a new empty one, with
 // conf.SecretKey installed as its primary key.

@@ -261,7 +261,7 @@ func (c *core) probeTimeout(seq uint32) {
 		p.relays = append(p.relays, probeRelay{m: r, counts: req.Nack && r.answered})
 		c.sendMsg(r.addrPort(), r, req.Append(c.msgBuf[:0]))
 	}
-	if !c.cfg.DisableTcpPings && t.vsn[1] >= 3 {
+	if !c.cfg.DisableTcpPings && t.vsn[1] >= 3 && (c.cfg.DisableTcpPingsForNode == nil || !c.cfg.DisableTcpPingsForNode(t.name)) {
 		p.streamPending = true
 		c.openStream(t.addrPort(), c.frameStream(c.pingFor(seq, t.name).Append(nil)), end.Sub(c.now), true,
 			pendingStream{kind: streamPing, seq: seq, name: t.name})
@@ -488,10 +488,45 @@ func (c *core) relayTimeout(seq uint32) {
 	}
 }
 
-// handleAck matches an ack to a relayed ping (forwarding it) or to the probe in flight.
+// userPing is a ping the application asked for (Memberlist.Ping), waiting for its ack.
+type userPing struct {
+	token uint64
+	start time.Time
+}
+
+// ping sends a ping to the member named name at addr, outside the probe schedule; the call
+// finishes with the round-trip time, or ErrNoPingResponse after ProbeTimeout.
+func (c *core) ping(now time.Time, name string, addr netip.AddrPort, token uint64) {
+	c.setNow(now)
+	seq := c.nextSeqNo()
+	c.pings[seq] = userPing{token: token, start: c.now}
+	c.sendMsg(addr, c.peerNamed(name), c.pingFor(seq, name).Append(c.msgBuf[:0]))
+	c.armAfter(c.cfg.ProbeTimeout, timerPing, seq, "", 0)
+}
+
+// pingDone finishes the ping seq: answered if ack is not nil.
+func (c *core) pingDone(seq uint32, ack *wire.AckResp) {
+	p, ok := c.pings[seq]
+	if !ok {
+		return
+	}
+	delete(c.pings, seq)
+	if ack == nil {
+		c.out.done = append(c.out.done, apiDone{token: p.token, err: ErrNoPingResponse})
+		return
+	}
+	c.out.done = append(c.out.done, apiDone{token: p.token, rtt: c.now.Sub(p.start)})
+}
+
+// handleAck matches an ack to a relayed ping (forwarding it), to a ping the application or a
+// name check sent, or to the probe in flight.
 func (c *core) handleAck(from netip.AddrPort, m *wire.AckResp) {
 	if _, ok := c.nameChecks[m.SeqNo]; ok {
 		c.nameCheckDone(m.SeqNo, true)
+		return
+	}
+	if _, ok := c.pings[m.SeqNo]; ok {
+		c.pingDone(m.SeqNo, m)
 		return
 	}
 	if r, ok := c.relays[m.SeqNo]; ok {

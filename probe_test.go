@@ -5,6 +5,7 @@ package swim
 
 import (
 	"errors"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -336,3 +337,69 @@ func (h *harness) trust(names ...string) {
 }
 
 func (h *harness) trustAll() { h.trust(h.peers...) }
+
+// memberlist's Ping: a ping outside the probe schedule, to an address, carrying the name of
+// the member expected there; it reports the round-trip time, or no response after
+// ProbeTimeout.
+func TestPingOnRequest(t *testing.T) {
+	h := newHarness(t, nil, 2)
+	h.step()
+	h.c.ping(h.c.now, "p2", h.addrOf("p2"), 7)
+	h.collect()
+	to, msgs := h.wantSent(wire.PingMsg, 1, "the ping")
+	require.Equal(t, []string{"p2"}, to)
+	ping := decode[wire.Ping](t, msgs[0])
+	require.Equal(t, "p2", ping.Node, "it names the member expected at the address")
+	h.advance(30 * time.Millisecond)
+	h.recv("p2", ack(ping.SeqNo))
+	require.Equal(t, []apiDone{{token: 7, rtt: 30 * time.Millisecond}}, h.done)
+
+	h.step()
+	h.c.ping(h.c.now, "stranger", netip.MustParseAddrPort("10.7.7.7:7946"), 8)
+	h.collect()
+	require.Equal(t, "stranger", h.sent[0].transportName, "a name not in the table still reaches the transport")
+	h.advance(h.c.cfg.ProbeTimeout - time.Millisecond)
+	require.Empty(t, h.done, "not before ProbeTimeout")
+	h.advance(time.Millisecond)
+	require.Len(t, h.done, 1)
+	require.ErrorIs(t, h.done[0].err, ErrNoPingResponse)
+}
+
+// memberlist's DisableTcpPingsForNode: no stream ping for the members it names.
+func TestStreamPingOffForNode(t *testing.T) {
+	cfg := DefaultLANConfig()
+	var asked []string
+	cfg.DisableTcpPingsForNode = func(name string) bool { asked = append(asked, name); return true }
+	h := newHarness(t, cfg, 4)
+	target, _ := h.probe()
+	h.advance(h.c.cfg.ProbeTimeout)
+	h.wantSent(wire.IndirectPingMsg, 3, "indirect pings as usual")
+	require.Empty(t, h.streams, "no stream ping")
+	require.Equal(t, []string{target}, asked)
+}
+
+// A ProbeTimeout at or above ProbeInterval (memberlist accepts it) leaves no time for
+// indirect pings: a probe without a direct ack fails when its window closes.
+func TestProbeTimeoutAtInterval(t *testing.T) {
+	cfg := DefaultLANConfig()
+	cfg.ProbeTimeout = cfg.ProbeInterval
+	h := newHarness(t, cfg, 4)
+	target, _ := h.probe()
+	h.sinceProbe(h.c.cfg.ProbeInterval)
+	h.wantNone(wire.IndirectPingMsg, "no time for indirect pings")
+	h.retried(target)
+	h.sinceProbe(h.c.cfg.ProbeInterval)
+	require.Equal(t, StateSuspect, stateOf(t, h.c, target))
+}
+
+// A member's packets and streams carry its name to a NodeAwareTransport; so does a join
+// address given as "name/host:port".
+func TestTransportIsToldNames(t *testing.T) {
+	h := newHarness(t, nil, 2)
+	target, _ := h.probe()
+	require.Equal(t, target, h.sent[0].transportName)
+	h.step()
+	h.c.join(h.c.now, []seed{{addr: netip.MustParseAddrPort("10.8.8.8:7946"), name: "seed"}}, 9)
+	h.collect()
+	require.Equal(t, "seed", h.wantStream("10.8.8.8:7946", "the join's push/pull").name)
+}

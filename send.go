@@ -63,6 +63,10 @@ func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
 	}
 	start := len(c.out.arena)
 	c.out.arena = c.sec.sealPacket(c.out.arena, pkt)
-	c.out.packets = append(c.out.packets, outPacket{to: to, buf: c.out.arena[start:len(c.out.arena):len(c.out.arena)]})
+	var name string
+	if peer != nil {
+		name = peer.name
+	}
+	c.out.packets = append(c.out.packets, outPacket{to: to, name: name, buf: c.out.arena[start:len(c.out.arena):len(c.out.arena)]})
 	c.metrics.count(MetricPacketSent, float64(len(c.out.arena)-start))
 }

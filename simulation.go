@@ -228,9 +228,9 @@ func (s *Simulation) Bootstrap() {
 // Join makes member i join through the given seeds.
 func (s *Simulation) Join(i int, seeds ...int) {
 	n := s.nodes[i]
-	addrs := make([]netip.AddrPort, len(seeds))
+	addrs := make([]seed, len(seeds))
 	for k, j := range seeds {
-		addrs[k] = s.nodes[j].addr
+		addrs[k] = seed{addr: s.nodes[j].addr, name: s.nodes[j].name}
 	}
 	n.token++
 	n.core.join(s.net.Now(), addrs, n.token)

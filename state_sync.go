@@ -177,8 +177,15 @@ func (c *core) startPushPull(to netip.AddrPort, name string, kind pullKind) {
 	c.openStream(to, c.localState(false), c.cfg.TCPTimeout, true, pendingStream{kind: streamPushPull, name: name, pull: kind})
 }
 
+// seed is an address to join through, and the name of the member there when the caller
+// gave one ("name/host:port", as memberlist accepts), for a NodeAwareTransport.
+type seed struct {
+	addr netip.AddrPort
+	name string
+}
+
 // join starts a push/pull with each seed; the call with this token finishes when all are done.
-func (c *core) join(now time.Time, seeds []netip.AddrPort, token uint64) {
+func (c *core) join(now time.Time, seeds []seed, token uint64) {
 	c.setNow(now)
 	if c.leaving {
 		c.finish(token, 0, ErrLeft)
@@ -194,7 +201,7 @@ func (c *core) join(now time.Time, seeds []netip.AddrPort, token uint64) {
 	c.queueSelfNews(c.selfAlive().Append(nil), 0)
 	buf := c.localState(true)
 	for _, s := range seeds {
-		c.openStream(s, buf, c.cfg.TCPTimeout, true, pendingStream{kind: streamJoin, token: token})
+		c.openStream(s.addr, buf, c.cfg.TCPTimeout, true, pendingStream{kind: streamJoin, token: token, name: s.name})
 	}
 }
 

@@ -31,3 +31,13 @@ type Transport interface {
 	// Shutdown closes everything; the channels stop delivering.
 	Shutdown() error
 }
+
+// NodeAwareTransport is a Transport that is also told which member a packet or stream is for,
+// so that it can route by name (through a gateway, or a mesh that knows members by name).
+// name is empty when this member does not know whom it is talking to (a join address without
+// a name, a reply to a stranger).
+type NodeAwareTransport interface {
+	Transport
+	WriteToAddress(b []byte, addr netip.AddrPort, name string) (time.Time, error)
+	DialAddressTimeout(addr netip.AddrPort, name string, timeout time.Duration) (net.Conn, error)
+}
