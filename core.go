@@ -16,6 +16,7 @@ package swim
 // driver, so nothing re-enters it and a seeded run is exactly repeatable.
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -328,6 +329,7 @@ func (c *core) start(now time.Time) {
 	c.self.stateChange = now.UnixNano()
 	c.members.add(c.self)
 	c.viewVersion++
+	c.emit(coreEvent{kind: evJoin, node: c.self.node()})
 	c.armAfter(c.jitter(c.cfg.ProbeInterval), timerProbe, 0, "", 0)
 	if c.cfg.GossipInterval > 0 {
 		c.armAfter(c.jitter(c.cfg.GossipInterval), timerGossip, 0, "", 0)
@@ -660,9 +662,13 @@ func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
 		return
 	}
 	s := c.self
+	changed := !bytes.Equal(s.meta, meta)
 	s.identity = newIdentity(s.name, s.addrBytes(), s.port, meta, s.vsn[:], nil)
 	s.incarnation++
 	c.markChanged()
+	if changed {
+		c.emit(coreEvent{kind: evUpdate, node: s.node()})
+	}
 	c.queueSelfNews(c.selfAlive().Append(nil), token)
 	c.finishIfAlone(token)
 }

@@ -41,8 +41,10 @@ type ConflictDelegate interface {
 	NotifyConflict(existing, other Node)
 }
 
-// MergeDelegate may veto a push/pull merge (join or periodic) by returning an error; nothing of
-// the remote state is applied then. It runs on the protocol loop and must not block.
+// MergeDelegate may veto a join by returning an error: it sees the other side's members on
+// both sides of a join's push/pull, and nothing of the remote state is applied if it refuses
+// (the joiner's Join returns the error). As in memberlist, periodic push/pulls do not ask it.
+// It runs on the protocol loop and must not block.
 type MergeDelegate interface {
 	NotifyMerge(peers []Node) error
 }

@@ -4,6 +4,7 @@ package swim
 // nothing, in virtual time over the in-memory transport.
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -257,6 +258,54 @@ func TestPingAndSendToAddress(t *testing.T) {
 		_, err = a.Ping("m2", baddr)
 		require.ErrorIs(t, err, ErrNotRunning)
 		require.ErrorIs(t, a.SendToAddress(baddr, "", []byte("x")), ErrNotRunning)
+		require.NoError(t, b.Shutdown())
+	})
+}
+
+// recorded returns the events r was told of, as "type name" strings.
+func (r *recorder) recorded() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		out = append(out, e.Type.String()+" "+e.Node.Name)
+	}
+	return out
+}
+
+// As in memberlist, a member hears of its own join at Create and of its own metadata change
+// at UpdateNode; and WaitEvents after a call is where the events that call caused have been
+// delivered, which is what memberlist's synchronous callbacks give its users.
+func TestWaitEventsAfterACall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		network := NewMemNetwork()
+		a := startMember(t, network, 1)
+		require.NoError(t, a.WaitEvents(context.Background()))
+		require.Equal(t, []string{"join m1"}, a.rec.recorded(), "its own join, before Create's caller goes on")
+
+		b := startMember(t, network, 2)
+		_, err := b.Join([]string{a.LocalNode().Address()})
+		require.NoError(t, err)
+		require.NoError(t, b.WaitEvents(context.Background()))
+		require.Equal(t, []string{"join m2", "join m1"}, b.rec.recorded(), "the join's news is delivered")
+
+		b.rec.mu.Lock()
+		b.rec.meta = []byte("v2")
+		b.rec.mu.Unlock()
+		require.NoError(t, b.UpdateNode(time.Second))
+		require.NoError(t, b.WaitEvents(context.Background()))
+		require.Equal(t, "update m2", b.rec.recorded()[2], "its own update")
+
+		// From a callback it cannot wait for itself, and does not try.
+		returned := make(chan error, 1)
+		a.rec.mu.Lock()
+		a.rec.onMsg = func([]byte) { returned <- a.WaitEvents(context.Background()) }
+		a.rec.mu.Unlock()
+		require.NoError(t, b.SendBestEffort(a.LocalNode(), []byte("x")))
+		returnsNil(t, returned, "WaitEvents from a callback")
+
+		require.NoError(t, a.Shutdown())
+		require.ErrorIs(t, a.WaitEvents(context.Background()), ErrNotRunning)
 		require.NoError(t, b.Shutdown())
 	})
 }

@@ -8,10 +8,13 @@ package swim
 // can stall probing, and a callback may call back into the API without deadlock.
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,6 +90,7 @@ func (m *Memberlist) drain() {
 		m.streams.Add(1)
 		go m.exchange(st, m.core.streamSecurity())
 	}
+	m.health.Store(int32(m.core.healthScore()))
 	// Publish first: an event is delivered after the snapshot that contains it, so that
 	// Members() called in NotifyJoin(x) includes x, and Members() after Join returns shows
 	// what the join learnt.
@@ -272,6 +276,18 @@ type dispatcher struct {
 	queue  []coreEvent
 	closed bool
 	signal chan struct{}
+
+	// For WaitEvents: how many events were pushed and delivered, the calls waiting for a
+	// count, and the dispatcher's goroutine (a callback that waits would wait for itself).
+	pushed, delivered uint64
+	waiting           []eventWaiter
+	goroutine         atomic.Uint64
+}
+
+// eventWaiter is a WaitEvents call: done is closed once delivered reaches target.
+type eventWaiter struct {
+	target uint64
+	done   chan struct{}
 }
 
 func (d *dispatcher) start(cfg *Config) {
@@ -284,6 +300,7 @@ func (d *dispatcher) start(cfg *Config) {
 func (d *dispatcher) push(evs []coreEvent) {
 	d.mu.Lock()
 	d.queue = append(d.queue, evs...)
+	d.pushed += uint64(len(evs))
 	d.mu.Unlock()
 	select {
 	case d.signal <- struct{}{}:
@@ -299,6 +316,10 @@ func (d *dispatcher) close() {
 	d.mu.Lock()
 	d.closed = true
 	d.queue = nil
+	for _, w := range d.waiting {
+		close(w.done)
+	}
+	d.waiting = nil
 	d.mu.Unlock()
 	select {
 	case d.signal <- struct{}{}:
@@ -306,7 +327,59 @@ func (d *dispatcher) close() {
 	}
 }
 
+// caughtUp returns a channel closed once every event pushed so far has been delivered, or nil
+// when called from the dispatcher's own goroutine (from a callback), which cannot wait for
+// itself.
+func (d *dispatcher) caughtUp() <-chan struct{} {
+	if goroutineID() == d.goroutine.Load() {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	done := make(chan struct{})
+	if d.delivered >= d.pushed || d.closed {
+		close(done)
+		return done
+	}
+	d.waiting = append(d.waiting, eventWaiter{target: d.pushed, done: done})
+	return done
+}
+
+// deliveredOne counts a delivered event and releases the waiters it satisfies.
+func (d *dispatcher) deliveredOne() {
+	d.mu.Lock()
+	d.delivered++
+	kept := d.waiting[:0]
+	for _, w := range d.waiting {
+		if d.delivered >= w.target {
+			close(w.done)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	d.waiting = kept
+	d.mu.Unlock()
+}
+
+// goroutineID is the running goroutine's number, from the first line of its stack trace
+// ("goroutine 42 [running]:"). Go offers no other way to tell which goroutine is running; it
+// is only asked when a call may have to wait for event callbacks.
+func goroutineID() uint64 {
+	var buf [32]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
+}
+
 func (d *dispatcher) run() {
+	d.goroutine.Store(goroutineID())
 	for {
 		d.mu.Lock()
 		evs, closed := d.queue, d.closed
@@ -320,6 +393,7 @@ func (d *dispatcher) run() {
 				return
 			}
 			d.deliver(&evs[i])
+			d.deliveredOne()
 		}
 		if len(evs) == 0 {
 			<-d.signal

@@ -37,7 +37,8 @@ type Memberlist struct {
 	stopped  atomic.Bool
 	stopOnce sync.Once
 
-	view atomic.Pointer[view]
+	view   atomic.Pointer[view]
+	health atomic.Int32 // the core's health score, as of the last input
 
 	// loop-owned
 	waiters   map[uint64]chan apiDone
@@ -115,8 +116,8 @@ func Create(conf *Config) (*Memberlist, error) {
 	}
 	m.core = newCore(m.cfg, addr, uint16(port), meta, rng, func(b []byte) { crand.Read(b) }, log)
 	m.core.start(time.Now())
-	m.publish()
 	m.events.start(m.cfg)
+	m.drain() // this member's own join event
 	go m.loop()
 	return m, nil
 }
@@ -349,11 +350,32 @@ func (m *Memberlist) Drops() map[DropReason]uint64 {
 }
 
 // HealthScore returns Lifeguard's local health score: 0 is healthy; higher means this member
-// has recently seemed slow and is stretching its probe timeouts.
-func (m *Memberlist) HealthScore() int {
-	var s int
-	m.runOnLoop(func() { s = m.core.healthScore() })
-	return s
+// has recently seemed slow and is stretching its probe timeouts. It reads the value the
+// protocol loop last published, so it never waits for the loop.
+func (m *Memberlist) HealthScore() int { return int(m.health.Load()) }
+
+// WaitEvents waits until every event and user message queued for the application when it
+// was called has been delivered (its callback has returned), ctx is done, or the member shut
+// down. Membership changes a call such as Join or UpdateNode made are queued by the time the
+// call returns, so WaitEvents after it is where their callbacks have run, as they have when
+// memberlist's Join returns. Called from an event callback it returns nil at once, since it
+// would wait for itself.
+func (m *Memberlist) WaitEvents(ctx context.Context) error {
+	if m.stopped.Load() {
+		return ErrNotRunning
+	}
+	done := m.events.caughtUp()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-m.stop:
+		return ErrNotRunning
+	}
 }
 
 // Shutdown stops the member without announcing anything (use Leave first to leave

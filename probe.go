@@ -539,13 +539,16 @@ func (c *core) handleAck(from netip.AddrPort, m *wire.AckResp) {
 	if p == nil || p.seq != m.SeqNo || p.finished() {
 		return
 	}
+	direct := p.phase == probeDirect
 	via := "direct"
 	if r := p.relayAt(from); r != nil {
 		r.m.answered = true
 		via = "indirect"
 	}
 	c.probeAnswered(p, via)
-	if c.cfg.Ping != nil {
+	if c.cfg.Ping != nil && direct {
+		// As in memberlist, only an ack within ProbeTimeout of the ping is a round-trip
+		// time worth reporting; a late or relayed one says more about the network's trouble.
 		c.emit(coreEvent{kind: evPingComplete, node: p.target.node(), rtt: c.now.Sub(p.start), msg: m.Payload})
 	}
 }

@@ -378,7 +378,7 @@ func (c *core) mergeRemote(pp *wire.PushPull) error {
 		c.drop(DropIncompatible, netip.AddrPort{}, err)
 		return err
 	}
-	if c.cfg.Merge != nil {
+	if pp.Join && c.cfg.Merge != nil {
 		peers := make([]Node, 0, len(pp.Nodes))
 		for i := range pp.Nodes {
 			peers = append(peers, pushStateNode(&pp.Nodes[i]))

@@ -3,6 +3,7 @@ package swim
 // The receive rules of wire-format.md section 10, one core at a time, fed raw packets.
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -218,4 +219,31 @@ func TestNameClaimExpires(t *testing.T) {
 			require.Equal(t, []byte{10, 0, 1, 1}, m.addrBytes())
 		}
 	}
+}
+
+// vetoAll is a MergeDelegate that refuses every merge and remembers what it was shown.
+type vetoAll struct{ shown [][]Node }
+
+func (v *vetoAll) NotifyMerge(peers []Node) error {
+	v.shown = append(v.shown, peers)
+	return errors.New("Merge canceled")
+}
+
+// As in memberlist, the MergeDelegate decides joins only: a join's push/pull it refuses
+// changes nothing and returns its error; a periodic push/pull does not ask it.
+func TestMergeDelegateDecidesJoinsOnly(t *testing.T) {
+	cfg := DefaultLANConfig()
+	veto := &vetoAll{}
+	cfg.Merge = veto
+	c := testCore(t, cfg)
+	node := wire.PushNodeState{Name: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 5, 2, 0, 0, 0}}
+	err := c.mergeRemote(&wire.PushPull{Join: true, Nodes: []wire.PushNodeState{node}})
+	require.ErrorContains(t, err, "Merge canceled")
+	require.Nil(t, c.members.byName["a"], "a refused join merges nothing")
+	require.Len(t, veto.shown, 1)
+	require.Equal(t, "a", veto.shown[0][0].Name)
+
+	require.NoError(t, c.mergeRemote(&wire.PushPull{Nodes: []wire.PushNodeState{node}}))
+	require.Equal(t, StateAlive, stateOf(t, c, "a"), "a periodic push/pull merges")
+	require.Len(t, veto.shown, 1, "without asking")
 }
