@@ -36,7 +36,7 @@ func TestShutdownFromCallback(t *testing.T) {
 		network := NewMemNetwork()
 		a, b := startMember(t, network, 1), startMember(t, network, 2)
 		done := make(chan error, 1)
-		a.rec.onJoin = func(Node) { done <- a.Shutdown() }
+		a.rec.setOnJoin(func(Node) { done <- a.Shutdown() })
 		// a may shut down before it answers b's push/pull: the join's outcome is not the
 		// point here.
 		_, _ = b.Join([]string{a.LocalNode().Address()})
@@ -117,14 +117,14 @@ func TestMembersInNotifyJoinIncludesTheNewMember(t *testing.T) {
 		a := startMember(t, network, 1+k)
 		var seen atomic.Int64
 		done := make(chan struct{})
-		a.rec.onJoin = func(x Node) {
+		a.rec.setOnJoin(func(x Node) {
 			if !slices.ContainsFunc(a.Members(), func(m Node) bool { return m.Name == x.Name }) {
 				missing.Add(1)
 			}
 			if seen.Add(1) == n {
 				close(done)
 			}
-		}
+		})
 		_, err = a.Join([]string{netipOf(200).String()})
 		require.NoError(t, err)
 		select {
@@ -298,9 +298,7 @@ func TestWaitEventsAfterACall(t *testing.T) {
 
 		// From a callback it cannot wait for itself, and does not try.
 		returned := make(chan error, 1)
-		a.rec.mu.Lock()
-		a.rec.onMsg = func([]byte) { returned <- a.WaitEvents(context.Background()) }
-		a.rec.mu.Unlock()
+		a.rec.setOnMsg(func([]byte) { returned <- a.WaitEvents(context.Background()) })
 		require.NoError(t, b.SendBestEffort(a.LocalNode(), []byte("x")))
 		returnsNil(t, returned, "WaitEvents from a callback")
 

@@ -29,6 +29,19 @@ type recorder struct {
 	onMsg  func([]byte)
 }
 
+// setOnJoin and setOnMsg install hooks while the member runs.
+func (r *recorder) setOnJoin(f func(Node)) {
+	r.mu.Lock()
+	r.onJoin = f
+	r.mu.Unlock()
+}
+
+func (r *recorder) setOnMsg(f func([]byte)) {
+	r.mu.Lock()
+	r.onMsg = f
+	r.mu.Unlock()
+}
+
 func (r *recorder) NodeMeta(int) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -99,6 +112,7 @@ func startMember(t *testing.T, network *MemNetwork, i int) testMember {
 	cfg.Events = rec
 	m, err := Create(cfg)
 	require.NoError(t, err)
+	require.NoError(t, m.WaitEvents(context.Background()), "its own join is delivered before a test hooks the events")
 	return testMember{m, rec}
 }
 
@@ -184,7 +198,7 @@ func TestCallbacksMayCallTheAPI(t *testing.T) {
 		network := NewMemNetwork()
 		a, b := startMember(t, network, 1), startMember(t, network, 2)
 		done := make(chan struct{}, 8)
-		a.rec.onJoin = func(n Node) {
+		a.rec.setOnJoin(func(n Node) {
 			_ = a.Members()
 			_ = a.LocalNode()
 			_, _ = a.Join([]string{b.LocalNode().Address()})
@@ -192,12 +206,12 @@ func TestCallbacksMayCallTheAPI(t *testing.T) {
 			_ = a.SendReliable(n, []byte("hello from a callback"))
 			_ = a.Drops()
 			done <- struct{}{}
-		}
-		b.rec.onMsg = func([]byte) {
+		})
+		b.rec.setOnMsg(func([]byte) {
 			_ = b.Members()
 			_ = b.SendBestEffort(a.LocalNode(), []byte("reply"))
 			done <- struct{}{}
-		}
+		})
 		_, err := b.Join([]string{a.LocalNode().Address()})
 		require.NoError(t, err)
 		for range 2 {
