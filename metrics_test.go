@@ -94,7 +94,7 @@ func TestMetricsProbeOutcomes(t *testing.T) {
 		for _, r := range relays {
 			h.recv(r, nack(h.c.probe.active.seq))
 		}
-		h.streamDone(st, nil, errStreamRefused)
+		h.streamDone(st, nil, errStreamTimeout)
 		h.sinceProbe(h.c.cfg.ProbeInterval)
 		if stateOf(t, h.c, target) == StateAlive {
 			h.retried(target)

@@ -11,7 +11,8 @@ package swim
 //     the target supports it, try a stream ping alongside. Wait until the probe interval ends.
 //  3. Without any ack, probe the target once more at once (other relays, a fresh stream
 //     ping), telling nobody. Only if that fails too, suspect it. Suspicion, not the probe,
-//     decides death.
+//     decides death. A probe whose stream ping was refused (nothing listens at the target's
+//     address) is not retried, and ends as soon as every relay has nacked.
 //
 // The retry is swim's, not the paper's. Under 20% loss a probe of a healthy member fails
 // about one time in 35, and every suspicion it raises reaches every member and must be
@@ -26,7 +27,9 @@ package swim
 // stretched by score+1, so a member that is struggling accuses others less.
 
 import (
+	"errors"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/swim-go/swim/internal/wire"
@@ -59,6 +62,9 @@ type activeProbe struct {
 	start         time.Time
 	phase         probePhase
 	streamPending bool // a stream ping is out
+	// refused says the stream ping was refused: nothing listens at the target's address,
+	// which packet loss does not explain.
+	refused bool
 	// trusted says the target had answered this member before: only then does its silence,
 	// with no trusted relay to tell who is at fault, count against this member's health.
 	trusted bool
@@ -337,7 +343,7 @@ func (c *core) probeFailed(p *activeProbe) {
 	if c.members.byName[t.name] != t {
 		return
 	}
-	if t.state == StateAlive && !p.retry && !c.leaving {
+	if t.state == StateAlive && !p.retry && !p.refused && !c.leaving {
 		// Relays that have not nacked yet are not trusted until they do: the retry asks
 		// others, and a relay that stays silent counts against this member once, not
 		// again as a relay of the retry (with WAN timings the retry picks its relays
@@ -416,9 +422,29 @@ func (c *core) streamPingResult(ps pendingStream, reply []byte, err error) {
 			return
 		}
 	}
-	if p.phase == probeStream {
+	p.refused = errors.Is(err, syscall.ECONNREFUSED)
+	switch {
+	case p.phase == probeStream:
 		c.probeFailed(p)
+	case p.phase == probeIndirect:
+		c.endIfHopeless(p)
 	}
+}
+
+// endIfHopeless fails a probe before its window closes when nothing can still answer: the
+// stream ping was refused and every relay has nacked. With Local timings that is 0.4 s into
+// a 1 s window, and the probe of a crashed member fails that much sooner. A late direct ack
+// is given up on only then, when the target's own stream port refused us.
+func (c *core) endIfHopeless(p *activeProbe) {
+	if !p.refused || p.phase != probeIndirect {
+		return
+	}
+	for _, r := range p.relays {
+		if !r.nacked {
+			return
+		}
+	}
+	c.probeFailed(p)
 }
 
 // replyAddr is where an ack or nack for a request goes: its Source fields when it has both,
@@ -563,6 +589,9 @@ func (c *core) handleNack(from netip.AddrPort, m *wire.NackResp) {
 	if r := p.relayAt(from); r != nil {
 		r.nacked = true
 		r.m.answered = true
+		if p == c.probe.active {
+			c.endIfHopeless(p)
+		}
 	}
 }
 

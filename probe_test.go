@@ -86,7 +86,7 @@ func TestFailedProbeIsRetried(t *testing.T) {
 		h := newHarness(t, nil, 4)
 		target, _ := h.probe()
 		h.advance(h.c.cfg.ProbeTimeout)
-		h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamRefused)
+		h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamTimeout)
 		h.sinceProbe(h.c.cfg.ProbeInterval)
 		ping := h.retried(target)
 		require.Equal(t, StateAlive, stateOf(t, h.c, target), "one failed probe accuses nobody")
@@ -104,7 +104,7 @@ func TestFailedProbeIsRetried(t *testing.T) {
 		target, _ := h.probe()
 		h.advance(h.c.cfg.ProbeTimeout)
 		first, _ := h.wantSent(wire.IndirectPingMsg, 3, "the probe's relays")
-		h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamRefused)
+		h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamTimeout)
 		h.sinceProbe(h.c.cfg.ProbeInterval)
 		failedAt := h.now()
 		h.retried(target)
@@ -119,7 +119,7 @@ func TestFailedProbeIsRetried(t *testing.T) {
 			require.NotContains(t, first, r, "the retry asks other relays than the silent ones")
 			h.recv(r, nack(h.c.probe.active.seq))
 		}
-		h.streamDone(st, nil, errStreamRefused)
+		h.streamDone(st, nil, errStreamTimeout)
 		h.sinceProbe(h.c.awareness.scale(h.c.cfg.ProbeInterval))
 		require.Equal(t, StateSuspect, stateOf(t, h.c, target), "two failed probes: suspect")
 		m := h.c.members.byName[target]
@@ -207,7 +207,7 @@ func TestLateNacksCount(t *testing.T) {
 	for probe := range 2 { // the probe and its retry
 		h.advance(h.c.cfg.ProbeTimeout)
 		relays, _ := h.wantSent(wire.IndirectPingMsg, 3, "indirect pings")
-		h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamRefused)
+		h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamTimeout)
 		h.sinceProbe(h.c.cfg.ProbeInterval)
 		if probe == 0 {
 			retry := h.retried(target)
@@ -238,7 +238,7 @@ func TestNacksCappedAtOnePerRelay(t *testing.T) {
 	target, ping := h.probe()
 	h.sinceProbe(h.c.awareness.scale(h.c.cfg.ProbeTimeout))
 	relays, _ := h.wantSent(wire.IndirectPingMsg, 3, "indirect pings")
-	h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamRefused)
+	h.streamDone(h.wantStream(target, "stream ping"), nil, errStreamTimeout)
 	for range 6 {
 		h.recv(relays[0], nack(ping.SeqNo))
 	}
@@ -402,4 +402,25 @@ func TestTransportIsToldNames(t *testing.T) {
 	h.c.join(h.c.now, []seed{{addr: netip.MustParseAddrPort("10.8.8.8:7946"), name: "seed"}}, 9)
 	h.collect()
 	require.Equal(t, "seed", h.wantStream("10.8.8.8:7946", "the join's push/pull").name)
+}
+
+// swim: a probe whose stream ping was refused (nothing listens at the target's address, which
+// packet loss does not explain) ends as soon as every relay has nacked, and is not retried:
+// with Local timings a crashed member is suspected 0.4 s into the probe instead of at the
+// window's end a second later, and a whole probe interval before a retry would.
+func TestRefusedStreamPingEndsTheProbe(t *testing.T) {
+	h := newHarness(t, DefaultLocalConfig(), 4)
+	h.trustAll()
+	target, ping := h.probe()
+	h.advance(h.c.cfg.ProbeTimeout)
+	relays, _ := h.wantSent(wire.IndirectPingMsg, 1, "Local timings: one relay")
+	st := h.wantStream(target, "stream ping")
+	h.streamDone(st, nil, errStreamRefused)
+	require.Equal(t, StateAlive, stateOf(t, h.c, target), "the relay has not nacked yet")
+	h.advance(h.c.cfg.ProbeTimeout)
+	h.recv(relays[0], nack(ping.SeqNo))
+	require.Equal(t, StateSuspect, stateOf(t, h.c, target), "refused and nacked: suspect at once")
+	require.Equal(t, 2*h.c.cfg.ProbeTimeout, h.now()-h.probeAt)
+	require.False(t, h.c.probe.active.retry, "no retry")
+	require.Equal(t, 0, h.score(), "the relay nacked: the target is down, not this member")
 }

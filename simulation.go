@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/swim-go/swim/internal/sim"
@@ -475,7 +476,7 @@ func (s *Simulation) schedule(n *simNode) {
 // errStreamTimeout and errStreamRefused are what a simulated stream fails with.
 var (
 	errStreamTimeout = errors.New("sim: stream timed out")
-	errStreamRefused = errors.New("sim: connection refused")
+	errStreamRefused = fmt.Errorf("sim: %w", syscall.ECONNREFUSED)
 )
 
 // startStream carries one stream exchange: the request to the peer, the peer's reply back,

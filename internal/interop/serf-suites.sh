@@ -159,21 +159,220 @@ if ((!real)); then
 	fi
 fi
 
+# write_missing_go FILE: a small stdlib-only Go program that type-checks the named Serf packages
+# (test files included) from source against the export data of everything else, and lists every
+# memberlist identifier they miss. go build stops at the first package that fails and at ten
+# errors per package; this reports them all.
+write_missing_go() {
+	mkdir -p -- "$(dirname -- "$1")"
+	cat >"$1" <<'GO'
+// Lists what Serf's packages fail to type-check against, with all errors (not just ten) and
+// including test files. Run in the Serf module root: go run missing.go PKG...
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/ast"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+type listed struct {
+	ImportPath, Dir, Export, ForTest string
+	GoFiles, TestGoFiles, XTestGoFiles []string
+	Module                             *struct{ Path string }
+	Error                              *struct{ Err string }
+}
+
+func main() {
+	args := append([]string{"list", "-e", "-deps", "-test", "-export", "-json"}, os.Args[1:]...)
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go list:", err)
+	}
+	pkgs := map[string]*listed{}
+	exports := map[string]string{}
+	var mainMod string
+	if b, err := exec.Command("go", "list", "-m").Output(); err == nil {
+		mainMod = strings.TrimSpace(string(b))
+	}
+	for dec := json.NewDecoder(bytes.NewReader(out)); ; {
+		var p listed
+		if err := dec.Decode(&p); err != nil {
+			break
+		}
+		if p.ForTest != "" || strings.HasSuffix(p.ImportPath, ".test") {
+			continue
+		}
+		pkgs[p.ImportPath] = &p
+		if p.Export != "" {
+			exports[p.ImportPath] = p.Export
+		}
+	}
+	fset := token.NewFileSet()
+	gc := importer.ForCompiler(fset, "gc", func(path string) (io.ReadCloser, error) {
+		if f, ok := exports[path]; ok {
+			return os.Open(f)
+		}
+		return nil, fmt.Errorf("no export data for %s", path)
+	})
+	var errs []types.Error
+	checked := map[string]*types.Package{}
+	var imp importerFunc
+	check := func(path string, files []string, dir string) *types.Package {
+		var asts []*ast.File
+		for _, f := range files {
+			a, err := parser.ParseFile(fset, filepath.Join(dir, f), nil, parser.SkipObjectResolution)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				continue
+			}
+			asts = append(asts, a)
+		}
+		conf := types.Config{Importer: imp, Sizes: types.SizesFor("gc", runtime.GOARCH),
+			Error: func(err error) {
+				if te, ok := err.(types.Error); ok && !te.Soft {
+					errs = append(errs, te)
+				}
+			}}
+		p, _ := conf.Check(path, fset, asts, nil)
+		return p
+	}
+	imp = func(path string) (*types.Package, error) {
+		if p, ok := checked[path]; ok {
+			return p, nil
+		}
+		if lp := pkgs[path]; lp != nil && lp.Module != nil && lp.Module.Path == mainMod {
+			p := check(path, lp.GoFiles, lp.Dir)
+			checked[path] = p
+			return p, nil
+		}
+		return gc.Import(path)
+	}
+	for _, arg := range os.Args[1:] {
+		b, err := exec.Command("go", "list", "-f", "{{.ImportPath}}", arg).Output()
+		if err != nil {
+			continue
+		}
+		path := strings.TrimSpace(string(b))
+		lp := pkgs[path]
+		if lp == nil {
+			continue
+		}
+		check(path+" [test]", append(append([]string{}, lp.GoFiles...), lp.TestGoFiles...), lp.Dir)
+		if len(lp.XTestGoFiles) > 0 {
+			check(path+"_test", lp.XTestGoFiles, lp.Dir)
+		}
+	}
+	idents := map[string][]string{}
+	res := []*regexp.Regexp{
+		regexp.MustCompile(`undefined: (memberlist\.\w+)`),
+		regexp.MustCompile(`type \*?(memberlist\.\w+) has no field or method (\w+)`),
+		regexp.MustCompile(`unknown field (\w+) in struct literal of type (memberlist\.\w+)`),
+		regexp.MustCompile(`(memberlist\.\w+).*missing method (\w+)`),
+	}
+	seen := map[string]bool{}
+	var other []string
+	for _, e := range errs {
+		pos := fset.Position(e.Pos)
+		key := pos.String() + e.Msg
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		where := fmt.Sprintf("%s:%d", relTo(pos.Filename), pos.Line)
+		id := ""
+		for i, re := range res {
+			if m := re.FindStringSubmatch(e.Msg); m != nil {
+				switch i {
+				case 0:
+					id = m[1]
+				case 2:
+					id = m[2] + "." + m[1]
+				default:
+					id = m[1] + "." + m[2]
+				}
+				break
+			}
+		}
+		if id == "" {
+			other = append(other, where+": "+e.Msg)
+			continue
+		}
+		idents[id] = append(idents[id], where)
+	}
+	names := make([]string, 0, len(idents))
+	for k := range idents {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		w := idents[k]
+		more := ""
+		if len(w) > 3 {
+			more = fmt.Sprintf(" and %d more", len(w)-3)
+			w = w[:3]
+		}
+		fmt.Printf("  %-50s used at %s%s\n", k, strings.Join(w, ", "), more)
+	}
+	if len(other) > 0 {
+		fmt.Println("  other type errors:")
+		sort.Strings(other)
+		for _, o := range other {
+			fmt.Println("    " + o)
+		}
+	}
+	if len(errs) == 0 {
+		fmt.Println("  (no type errors found)")
+	}
+}
+
+type importerFunc func(string) (*types.Package, error)
+
+func (f importerFunc) Import(path string) (*types.Package, error) { return f(path) }
+
+func relTo(f string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if r, err := filepath.Rel(wd, f); err == nil {
+			return r
+		}
+	}
+	return f
+}
+GO
+}
+
 # ---- compile ---------------------------------------------------------------------------------
 # -run '^$' builds and vets each test binary and runs no test, so compile errors are reported
 # here and the timed runs below measure only the tests.
 t0=$(now)
 if ! go test -count=1 -run '^$' "${pkgs[@]}" >"$logs/compile.log" 2>&1; then
 	cat "$logs/compile.log" >&2
-	if ((!real)); then
-		# Again with -e, so the compiler reports every error in Serf's packages, not just ten.
-		go test -count=1 -run '^$' -gcflags="$SERF_MOD/...=-e" "${pkgs[@]}" \
-			>"$logs/compile-all.log" 2>&1 || true
-		echo >&2
-		echo "serf-suites: Serf does not compile against $ML_NEW. Identifiers it misses:" >&2
-		grep -oE 'undefined: memberlist\.[A-Za-z0-9_]+|\(type \*?memberlist\.[A-Za-z0-9_]+ has no field or method [A-Za-z0-9_]+\)|memberlist\.[A-Za-z0-9_]+ has no field or method [A-Za-z0-9_]+|missing method [A-Za-z0-9_]+|memberlist\.[A-Za-z0-9_]+ undefined' \
-			"$logs/compile-all.log" | sort | uniq -c | sort -rn >&2 || true
-		echo "serf-suites: all compiler errors: $logs/compile-all.log" >&2
+	echo >&2
+	if ((!real)) && ! go build "$ML_NEW" >"$logs/compile-ours.log" 2>&1; then
+		# Our package is being edited, or is broken: nothing to say about Serf yet.
+		echo "serf-suites: $ML_NEW itself does not compile (see above); fix it, or retry" \
+			"if it is being edited" >&2
+	elif ((!real)); then
+		echo "serf-suites: Serf does not compile against $ML_NEW. Missing or mismatched" \
+			"identifiers (all of them, test files included):" >&2
+		# Built and run from Serf's module root (stdlib only), where go list sees Serf's build.
+		write_missing_go "$work/missing/main.go"
+		{ go build -o "$work/missing/missing" "$work/missing/main.go" &&
+			"$work/missing/missing" "${pkgs[@]}"; } >&2 ||
+			echo "serf-suites: (the identifier lister failed; see the compiler output above)" >&2
 	fi
 	die "compile failed"
 fi
@@ -219,8 +418,9 @@ run_suite() {
 	if ((rc != 0 && ${#last_failed[@]} == 0)); then
 		echo "  go test exited $rc without a '--- FAIL' line (panic, timeout or build error):"
 		grep -nE -m 20 '^(panic:|fatal error:|FAIL|.*test timed out|.*Log in goroutine after)' "$log" | sed 's/^/    /' || true
+		grep -A 5 -m 1 '^running tests:' "$log" | sed 's/^/    /' || true
 		echo "  last lines of $log:"
-		tail -n 15 "$log" | sed 's/^/    /'
+		tail -n 10 "$log" | sed 's/^/    /'
 	fi
 }
 
@@ -278,7 +478,7 @@ echo
 echo "== summary ($([[ $real == 1 ]] && echo "real memberlist" || echo "swim memberlist"))"
 printf '  %s\n' "${summary[@]}"
 if ((${#flaky[@]})); then
-	echo "  FLAKY (passed only on a rerun; the first result counts for nothing else):"
+	echo "  FLAKY (failed, then passed when rerun alone):"
 	printf '    %s\n' "${flaky[@]}"
 fi
 if ((${#still_failing[@]})); then
