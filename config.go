@@ -204,6 +204,18 @@ type Config struct {
 	// Ping supplies ack payloads and learns round-trip times. Optional.
 	Ping PingDelegate
 
+	// AllowNameInUse makes Join go on when a member that still answers holds this member's
+	// name at another address, as memberlist does: both only hear of it through Conflict
+	// (Serf settles such conflicts itself, by a vote). Default false: Join fails with
+	// ErrNameInUse.
+	AllowNameInUse bool
+
+	// UserMessagesNewestFirst hands the user messages that arrive in one packet to
+	// Delegate.NotifyMsg newest first, as memberlist's last-in-first-out handoff queue does
+	// (programs written for memberlist, Serf's tests among them, depend on the order).
+	// Default false: in the order they were sent.
+	UserMessagesNewestFirst bool
+
 	// Transport carries packets and streams. nil means the default UDP/TCP transport bound to
 	// BindAddr:BindPort.
 	Transport Transport

@@ -443,8 +443,29 @@ func (c *core) handlePacket(now time.Time, from netip.AddrPort, buf []byte) {
 		c.drop(DropTruncated, from, nil)
 		return
 	}
+	first := len(c.out.events)
 	wire.Unpack(buf, c.lim, func(msg []byte) { c.handleMessage(from, msg) },
 		func(err error) { c.drop(dropReasonOf(err), from, err) })
+	if c.cfg.UserMessagesNewestFirst {
+		reverseUserMessages(c.out.events[first:])
+	}
+}
+
+// reverseUserMessages reverses the order of the user messages among evs; other events keep
+// their places.
+func reverseUserMessages(evs []coreEvent) {
+	for i, j := 0, len(evs)-1; ; i, j = i+1, j-1 {
+		for i < j && evs[i].kind != evUserMsg {
+			i++
+		}
+		for i < j && evs[j].kind != evUserMsg {
+			j--
+		}
+		if i >= j {
+			return
+		}
+		evs[i], evs[j] = evs[j], evs[i]
+	}
 }
 
 // handleMessage routes one message found in a packet.

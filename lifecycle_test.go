@@ -307,3 +307,28 @@ func TestWaitEventsAfterACall(t *testing.T) {
 		require.NoError(t, b.Shutdown())
 	})
 }
+
+// With AllowNameInUse (memberlist's behaviour, which Serf's own conflict vote needs) Join
+// goes on under a name in use; joining through the holder, both it and the newcomer hear of
+// the conflict.
+func TestAllowNameInUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		network := NewMemNetwork()
+		holderConflicts, newcomerConflicts := &conflicts{}, &conflicts{}
+		a := startNamed(t, network, 1, "a", nil)
+		holder := startNamed(t, network, 2, "b", func(c *Config) { c.Conflict = holderConflicts })
+		_, err := holder.Join([]string{a.LocalNode().Address()})
+		require.NoError(t, err)
+		waitUntil(t, 5*time.Second, func() bool { return a.NumMembers() == 2 }, "joined")
+
+		newcomer := startNamed(t, network, 3, "b", func(c *Config) { c.AllowNameInUse = true; c.Conflict = newcomerConflicts })
+		n, err := newcomer.Join([]string{holder.LocalNode().Address()})
+		require.NoError(t, err, "the join goes on")
+		require.Equal(t, 1, n)
+		waitUntil(t, 5*time.Second, func() bool { return len(holderConflicts.seen()) > 0 && len(newcomerConflicts.seen()) > 0 },
+			"both hear of the conflict")
+		require.NoError(t, newcomer.Shutdown())
+		require.NoError(t, holder.Shutdown())
+		require.NoError(t, a.Shutdown())
+	})
+}

@@ -304,7 +304,7 @@ func (c *core) finishJoin(token uint64) {
 // (a rescheduled pod), and the Join goes on; the cluster admits the new address once the old
 // one is declared dead.
 func (c *core) checkName(other Node) {
-	if c.joinToken == 0 {
+	if c.joinToken == 0 || c.cfg.AllowNameInUse {
 		return
 	}
 	jc := c.joins[c.joinToken]

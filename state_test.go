@@ -247,3 +247,30 @@ func TestMergeDelegateDecidesJoinsOnly(t *testing.T) {
 	require.Equal(t, StateAlive, stateOf(t, c, "a"), "a periodic push/pull merges")
 	require.Len(t, veto.shown, 1, "without asking")
 }
+
+// UserMessagesNewestFirst (memberlist's order, from its last-in-first-out handoff queue):
+// the user messages of one packet are delivered newest first; other events keep their places.
+func TestUserMessagesNewestFirst(t *testing.T) {
+	for _, newestFirst := range []bool{false, true} {
+		cfg := DefaultLANConfig()
+		cfg.UserMessagesNewestFirst = newestFirst
+		c := testCore(t, cfg)
+		user := func(s string) []byte { return append([]byte{byte(wire.UserMsg)}, s...) }
+		pkt := wire.AppendCompound(nil, [][]byte{user("first"), aliveMsg("a", 1, ""), user("second"), user("third")})
+		c.handlePacket(c.now, netip.MustParseAddrPort("10.0.0.2:7946"), pkt)
+		var got []string
+		for _, e := range c.out.events {
+			switch e.kind {
+			case evUserMsg:
+				got = append(got, string(e.msg))
+			case evJoin:
+				got = append(got, "join "+e.node.Name)
+			}
+		}
+		want := []string{"first", "join a", "second", "third"}
+		if newestFirst {
+			want = []string{"third", "join a", "second", "first"}
+		}
+		require.Equal(t, want, got, "newest first: %v", newestFirst)
+	}
+}

@@ -168,6 +168,9 @@ func (m *Memberlist) swimConfig() (*swim.Config, error) {
 	sc.Events = eventAdapter{m}
 	sc.Conflict = conflictAdapter{m}
 	sc.Ping = pingAdapter{m}
+	// memberlist's behaviours that swim's own API does without.
+	sc.AllowNameInUse = true
+	sc.UserMessagesNewestFirst = true
 	// A Merge or Alive delegate changes what is accepted (an AliveDelegate sees only alives
 	// that carry versions, as in memberlist), so they are wired only when set at Create.
 	if c.Merge != nil {
