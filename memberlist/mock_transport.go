@@ -2,13 +2,10 @@ package memberlist
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/swim-go/swim"
 )
 
 // MockNetwork connects MockTransports in one process, for tests: each NewTransport gets an
@@ -114,22 +111,7 @@ func (t *MockTransport) PacketCh() <-chan *Packet { return t.packetCh }
 
 // IngestPacket reads a packet from conn and delivers it as if it came from addr.
 func (t *MockTransport) IngestPacket(conn net.Conn, addr net.Addr, now time.Time, shouldClose bool) error {
-	if shouldClose {
-		defer conn.Close()
-	}
-	buf, err := io.ReadAll(conn)
-	if err != nil {
-		return fmt.Errorf("failed to read packet: %w", err)
-	}
-	if len(buf) == 0 {
-		return fmt.Errorf("packet too short (0 bytes) %s", LogAddress(addr))
-	}
-	select {
-	case t.packetCh <- &Packet{Buf: buf, From: addr, Timestamp: now}:
-		return nil
-	case <-t.stop:
-		return swim.ErrNotRunning
-	}
+	return ingestPacket(t.packetCh, t.stop, conn, addr, now, shouldClose)
 }
 
 // DialTimeout opens a stream to the transport at addr.
@@ -168,12 +150,7 @@ func (t *MockTransport) StreamCh() <-chan net.Conn { return t.streamCh }
 
 // IngestStream delivers a stream as if it had been opened to this transport.
 func (t *MockTransport) IngestStream(conn net.Conn) error {
-	select {
-	case t.streamCh <- conn:
-		return nil
-	case <-t.stop:
-		return swim.ErrNotRunning
-	}
+	return ingestStream(t.streamCh, t.stop, conn)
 }
 
 // Shutdown takes the transport off the network.

@@ -3,7 +3,6 @@ package memberlist
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
@@ -163,32 +162,12 @@ func (t *NetTransport) StreamCh() <-chan net.Conn { return t.streamCh }
 // IngestPacket reads a whole datagram from conn (which the application accepted itself) and
 // delivers it as if it had arrived from addr at now.
 func (t *NetTransport) IngestPacket(conn net.Conn, addr net.Addr, now time.Time, shouldClose bool) error {
-	if shouldClose {
-		defer conn.Close()
-	}
-	buf, err := io.ReadAll(io.LimitReader(conn, 65536))
-	if err != nil {
-		return fmt.Errorf("failed to read packet: %w", err)
-	}
-	if len(buf) == 0 {
-		return fmt.Errorf("packet too short (0 bytes) %s", LogAddress(addr))
-	}
-	select {
-	case t.packetCh <- &Packet{Buf: buf, From: addr, Timestamp: now}:
-		return nil
-	case <-t.stop:
-		return swim.ErrNotRunning
-	}
+	return ingestPacket(t.packetCh, t.stop, conn, addr, now, shouldClose)
 }
 
 // IngestStream delivers a stream the application accepted itself.
 func (t *NetTransport) IngestStream(conn net.Conn) error {
-	select {
-	case t.streamCh <- conn:
-		return nil
-	case <-t.stop:
-		return swim.ErrNotRunning
-	}
+	return ingestStream(t.streamCh, t.stop, conn)
 }
 
 // Shutdown closes every listener.

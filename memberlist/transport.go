@@ -1,6 +1,8 @@
 package memberlist
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -165,4 +167,35 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// ingestPacket reads a whole datagram from conn, which an application accepted itself, and
+// hands it to packetCh as if it had arrived from addr at now (IngestionAwareTransport).
+func ingestPacket(packetCh chan<- *Packet, stop <-chan struct{}, conn net.Conn, addr net.Addr, now time.Time, shouldClose bool) error {
+	if shouldClose {
+		defer conn.Close()
+	}
+	buf, err := io.ReadAll(io.LimitReader(conn, 65536))
+	if err != nil {
+		return fmt.Errorf("failed to read packet: %w", err)
+	}
+	if len(buf) == 0 {
+		return fmt.Errorf("packet too short (0 bytes) %s", LogAddress(addr))
+	}
+	select {
+	case packetCh <- &Packet{Buf: buf, From: addr, Timestamp: now}:
+		return nil
+	case <-stop:
+		return swim.ErrNotRunning
+	}
+}
+
+// ingestStream hands a stream an application accepted itself to streamCh.
+func ingestStream(streamCh chan<- net.Conn, stop <-chan struct{}, conn net.Conn) error {
+	select {
+	case streamCh <- conn:
+		return nil
+	case <-stop:
+		return swim.ErrNotRunning
+	}
 }
