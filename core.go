@@ -230,6 +230,7 @@ type core struct {
 	joinToken  uint64
 	nameChecks map[uint32]nameCheck
 	pings      map[uint32]userPing // pings the application asked for, by sequence number
+	held       []coreEvent         // user messages held back while a join is in flight
 
 	leaving    bool
 	leaveToken uint64
@@ -514,7 +515,7 @@ func (c *core) handleMessage(from netip.AddrPort, msg []byte) {
 		}
 	case wire.UserMsg:
 		if len(body) > 0 {
-			c.emit(coreEvent{kind: evUserMsg, msg: append([]byte(nil), body...)})
+			c.userMessage(from, coreEvent{kind: evUserMsg, msg: append([]byte(nil), body...)})
 		}
 	default:
 		c.drop(DropUnknownType, from, nil)
@@ -743,6 +744,42 @@ func (c *core) peerNamed(name string) *member {
 		return m
 	}
 	return &member{identity: &identity{name: name}}
+}
+
+// maxHeldMessages bounds the user messages held back while a join is in flight.
+const maxHeldMessages = 1024
+
+// userMessage delivers a user message that came in a packet, unless a join is in flight and
+// the sender is not in the table yet: such a message is most likely gossip from the cluster
+// being joined, sent as soon as that cluster learnt of this member, and it is held until the
+// join's push/pulls are merged, so that the application sees the cluster's state
+// (Delegate.MergeRemoteState) before messages about it. Serf relies on that order to ignore
+// the old events of a cluster it joins.
+func (c *core) userMessage(from netip.AddrPort, e coreEvent) {
+	if len(c.joins) == 0 || len(c.held) >= maxHeldMessages || c.memberAt(from) {
+		c.emit(e)
+		return
+	}
+	c.held = append(c.held, e)
+}
+
+// memberAt says whether a member of the table is at addr. It is a scan, asked only while a
+// join is in flight.
+func (c *core) memberAt(addr netip.AddrPort) bool {
+	for _, m := range c.members.list {
+		if m != c.self && m.addrPort() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseHeld delivers the user messages held back during joins.
+func (c *core) releaseHeld() {
+	for _, e := range c.held {
+		c.emit(e)
+	}
+	c.held = c.held[:0]
 }
 
 // snapshot returns the members Members() shows: alive and suspect ones, as values.

@@ -286,6 +286,9 @@ func (c *core) finishJoin(token uint64) {
 		return
 	}
 	delete(c.joins, token)
+	if len(c.joins) == 0 {
+		c.releaseHeld()
+	}
 	if jc.inUse != nil {
 		c.finish(token, 0, jc.inUse)
 		return

@@ -274,3 +274,34 @@ func TestUserMessagesNewestFirst(t *testing.T) {
 		require.Equal(t, want, got, "newest first: %v", newestFirst)
 	}
 }
+
+// While a join is in flight, a user message from a sender not in the table (gossip from the
+// cluster being joined, which learnt of this member first) is held until the join's
+// push/pull is merged: the application sees the cluster's state before messages about it.
+func TestUserMessagesWaitForTheJoin(t *testing.T) {
+	h := newHarness(t, nil, 2)
+	h.step()
+	h.c.join(h.c.now, []seed{{addr: h.addrOf("p9"), name: "p9"}}, 9)
+	h.collect()
+	st := h.wantStream("10.0.1.9:7946", "the join's push/pull")
+	user := append([]byte{byte(wire.UserMsg)}, "old news"...)
+	h.recv("p9", user)
+	require.Empty(t, h.events, "held while the join is in flight")
+	h.recv("p1", append([]byte{byte(wire.UserMsg)}, "from a member"...))
+	require.Len(t, h.events, 1, "a member's message is not held")
+
+	reply := (&wire.PushPull{Join: true, Nodes: []wire.PushNodeState{{Name: "p9", Addr: []byte{10, 0, 1, 9}, Port: 7946,
+		Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 5, 2, 0, 0, 0}}}}).Append(nil)
+	h.streamDone(st, reply, nil)
+	var kinds []string
+	for _, e := range h.events {
+		switch e.kind {
+		case evJoin:
+			kinds = append(kinds, "join "+e.node.Name)
+		case evUserMsg:
+			kinds = append(kinds, string(e.msg))
+		}
+	}
+	require.Equal(t, []string{"join p9", "old news"}, kinds, "the merge first, then the held message")
+	require.Equal(t, []apiDone{{token: 9, n: 1}}, h.done)
+}
