@@ -119,14 +119,14 @@ func (m *Memberlist) swimConfig() (*swim.Config, error) {
 		sc.DelegateProtocolMax = sc.DelegateProtocolMin
 	}
 	sc.DelegateProtocolVersion = min(max(sc.DelegateProtocolVersion, sc.DelegateProtocolMin), sc.DelegateProtocolMax)
-	sc.TCPTimeout = positive(c.TCPTimeout, time.Millisecond)
+	sc.TCPTimeout = max(c.TCPTimeout, time.Millisecond)
 	sc.IndirectChecks = max(c.IndirectChecks, 0)
 	sc.RetransmitMult = max(c.RetransmitMult, 1)
 	sc.SuspicionMult = max(c.SuspicionMult, 1)
 	sc.SuspicionMaxTimeoutMult = max(c.SuspicionMaxTimeoutMult, 1)
 	sc.PushPullInterval = max(c.PushPullInterval, 0)
-	sc.ProbeInterval = positive(c.ProbeInterval, time.Millisecond)
-	sc.ProbeTimeout = positive(c.ProbeTimeout, time.Millisecond)
+	sc.ProbeInterval = max(c.ProbeInterval, time.Millisecond)
+	sc.ProbeTimeout = max(c.ProbeTimeout, time.Millisecond)
 	sc.DisableTcpPings = c.DisableTcpPings
 	sc.DisableTcpPingsForNode = c.DisableTcpPingsForNode
 	sc.AwarenessMaxMultiplier = max(c.AwarenessMaxMultiplier, 1)
@@ -181,8 +181,6 @@ func (m *Memberlist) swimConfig() (*swim.Config, error) {
 	}
 	return sc, nil
 }
-
-func positive(d, floor time.Duration) time.Duration { return max(d, floor) }
 
 func prefixOf(n net.IPNet) (netip.Prefix, error) {
 	a, ok := netip.AddrFromSlice(n.IP)
