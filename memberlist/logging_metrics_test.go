@@ -40,7 +40,7 @@ func TestMetricsUnderMemberlistNames(t *testing.T) {
 	defer metrics.NewGlobal(cfg, &metrics.BlackholeSink{})
 
 	labels := []metrics.Label{{Name: "dc", Value: "one"}}
-	s := &metricsSink{labels: labels}
+	s := NewSwimMetrics(labels)
 	swimLabels := []swim.Label{{Name: "dc", Value: "one"}}
 	s.IncrCounter(swim.MetricPacketSent, 100, swimLabels)
 	s.IncrCounter(swim.MetricPacketSent, 50, swimLabels)

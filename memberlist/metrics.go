@@ -20,6 +20,16 @@ type metricsSink struct {
 	lastQueue  atomic.Int64 // UnixNano of the last queue depth reported
 }
 
+// NewSwimMetrics returns a swim.Metrics for a program that uses swim's own API
+// (github.com/swim-go/swim) and wants memberlist's metric names: set it as swim's
+// Config.Metrics and configure go-metrics (metrics.NewGlobal with a sink: Prometheus,
+// statsd, in-memory) as for memberlist. Every metric carries labels, as memberlist's
+// Config.MetricLabels do; leave swim's own Config.MetricLabels empty. The broadcast queue
+// depth is sampled at most every 30 s, memberlist's default QueueCheckInterval.
+func NewSwimMetrics(labels []metrics.Label) swim.Metrics {
+	return &metricsSink{labels: labels, queueEvery: DefaultLANConfig().QueueCheckInterval}
+}
+
 var (
 	keyProbeNode      = []string{"memberlist", "probeNode"}
 	keyDegradedProbe  = []string{"memberlist", "degraded", "probe"}
