@@ -5,10 +5,20 @@
 //	go run ./examples/node -name c -bind 127.0.0.1:7948 -join 127.0.0.1:7946 -meta role=db
 //
 // It prints join, leave and update events, answers GET / on -http with the member list as
-// JSON, and leaves gracefully on Ctrl-C or SIGTERM (what systemd, Docker and Kubernetes send
-// to stop a service); Ctrl-C during the join cancels it. It speaks memberlist's protocol, so -join can name a
-// memberlist node (a Consul or Serf LAN member) given the same -key (Consul's gossip
-// encryption key, base64) and -label.
+// JSON and GET /metrics with its telemetry in the Prometheus text format, under memberlist's
+// metric names (memberlist_udp_sent, memberlist_probeNode, memberlist_health_score, ...), and
+// leaves gracefully on Ctrl-C or SIGTERM (what systemd, Docker and Kubernetes send to stop a
+// service); Ctrl-C during the join cancels it. It speaks memberlist's protocol, so -join can
+// name a memberlist node given the same -key (Consul's gossip encryption key, base64) and
+// -label. To join a Serf cluster (Serf agents, a Consul LAN pool), add -serf: the member then
+// advertises Serf's delegate protocol versions and -meta k=v,k2=v2 as Serf tags, and shows in
+// "serf members" with those tags, and as left after Ctrl-C:
+//
+//	serf agent -node s1 -bind 127.0.0.1:7946 &
+//	go run . -name a -bind 127.0.0.1:7947 -serf -meta role=web,dc=one -join 127.0.0.1:7946
+//
+// This directory is its own module, so that the library does not depend on Prometheus:
+// run it from here (go run .) or from the repository root with go -C examples/node run .
 package main
 
 import (
@@ -51,6 +61,7 @@ func main() {
 	key := flag.String("key", "", "encryption key, base64 of 16, 24 or 32 bytes (as Consul's encrypt)")
 	label := flag.String("label", "", "cluster label: traffic with another label is dropped")
 	allow := flag.String("allow", "", "comma-separated CIDRs to accept traffic from (default: all)")
+	serf := flag.Bool("serf", false, "join a Serf cluster: Serf's delegate protocol versions, -meta as Serf tags (k=v,k2=v2)")
 	verbose := flag.Bool("v", false, "log protocol details")
 	flag.Parse()
 
@@ -84,7 +95,30 @@ func main() {
 			fail("-allow: %v", err)
 		}
 	}
-	c.Delegate = meta{[]byte(*metaFlag)}
+	showMeta := func(b []byte) string { return fmt.Sprintf("meta=%q", b) }
+	statusMeta := func(b []byte) any { return string(b) }
+	var serfm *serfMember
+	if *serf {
+		tags, err := parseSerfTags(*metaFlag)
+		if err != nil {
+			fail("-meta: %v", err)
+		}
+		if serfm, err = newSerfMember(c.Name, tags, printf); err != nil {
+			fail("-meta: %v", err)
+		}
+		c.Delegate = serfm
+		c.DelegateProtocolMin, c.DelegateProtocolMax, c.DelegateProtocolVersion = serfProtocolMin, serfProtocolMax, serfProtocolCur
+		showMeta = func(b []byte) string { return "tags=" + formatSerfTags(decodeSerfTags(b)) }
+		statusMeta = func(b []byte) any { return decodeSerfTags(b) }
+	} else {
+		c.Delegate = meta{[]byte(*metaFlag)}
+	}
+	var metricsHandler http.Handler
+	if *httpAddr != "" {
+		if c.Metrics, metricsHandler, err = prometheusMetrics(); err != nil {
+			fail("metrics: %v", err)
+		}
+	}
 	events := make(chan swim.NodeEvent, 64)
 	c.Events = &swim.ChannelEventDelegate{Ch: events}
 	// -v shows the protocol's own account of membership activity (suspicions, deaths,
@@ -109,15 +143,21 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
+	if serfm != nil {
+		serfm.attach(m)
+	}
 	fmt.Printf("%s listening on %s\n", c.Name, m.LocalNode().Address())
 	go func() {
 		for e := range events {
-			fmt.Printf("%s %-6s %s %s state=%s meta=%q\n", time.Now().Format("15:04:05.000"), e.Type, e.Node.Name, e.Node.Address(), e.Node.State, e.Node.Meta)
+			printf("%-6s %s %s state=%s %s", e.Type, e.Node.Name, e.Node.Address(), e.Node.State, showMeta(e.Node.Meta))
 		}
 	}()
 	if status != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", statusHandler(m, statusMeta))
+		mux.Handle("/metrics", metricsHandler)
 		go func() {
-			if err := http.Serve(status, statusHandler(m)); err != nil {
+			if err := http.Serve(status, mux); err != nil {
 				fmt.Fprintln(os.Stderr, "node: http:", err)
 			}
 		}()
@@ -134,10 +174,16 @@ func main() {
 			fail("join: %v", err)
 		}
 		fmt.Printf("joined through %d member(s)\n", n)
+		if serfm != nil {
+			serfm.announce(serfJoin)
+		}
 	}
 
 	<-ctx.Done()
 	fmt.Println("leaving")
+	if serfm != nil && !serfm.leave(m, 5*time.Second) {
+		fmt.Fprintln(os.Stderr, "leave: the Serf leave intent was not sent in time; Serf members may list this one as failed")
+	}
 	if err := m.Leave(5 * time.Second); err != nil {
 		fmt.Fprintln(os.Stderr, "leave:", err)
 	}
@@ -167,19 +213,25 @@ func hostPort(s string, needPort bool) (string, int, error) {
 	return host, int(p), nil
 }
 
-// statusHandler serves the member list, the health score and the drop counts as JSON.
-func statusHandler(m *swim.Memberlist) http.Handler {
+// printf prints one line of the member's account, stamped with the time of day.
+func printf(format string, args ...any) {
+	fmt.Printf("%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+// statusHandler serves the member list, the health score and the drop counts as JSON; each
+// member's meta is what meta makes of it (the string, or with -serf the tags).
+func statusHandler(m *swim.Memberlist, meta func([]byte) any) http.Handler {
 	type member struct {
 		Name        string `json:"name"`
 		Address     string `json:"address"`
 		State       string `json:"state"`
-		Meta        string `json:"meta"`
+		Meta        any    `json:"meta"`
 		Incarnation uint32 `json:"incarnation"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var out []member
 		for _, n := range m.Members() {
-			out = append(out, member{n.Name, n.Address(), n.State.String(), string(n.Meta), n.Incarnation})
+			out = append(out, member{n.Name, n.Address(), n.State.String(), meta(n.Meta), n.Incarnation})
 		}
 		drops := map[string]uint64{}
 		for r, n := range m.Drops() {
