@@ -81,6 +81,9 @@ type BroadcastQueue struct {
 	// membership says this is the protocol's own queue, whose deaths and leaves must reach
 	// every member (see finalTransmits).
 	membership bool
+	// onQueue, if set, is called (with the queue locked) after each message is queued: the
+	// core's gossip timer sleeps while its queue is empty.
+	onQueue func()
 
 	tree   *btree.BTreeG[*broadcastItem]
 	byName map[string]*broadcastItem
@@ -117,6 +120,9 @@ func (q *BroadcastQueue) queue(name string, msg []byte, priority bool, notify fu
 	q.tree.ReplaceOrInsert(it)
 	if name != "" {
 		q.byName[name] = it
+	}
+	if q.onQueue != nil {
+		q.onQueue()
 	}
 }
 

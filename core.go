@@ -219,6 +219,10 @@ type core struct {
 	probe     prober
 	awareness awareness
 	queue     BroadcastQueue
+	// gossipNext is when the gossip timer fires next, or would if it were armed; while
+	// gossipIdle it is not, since there is nothing to send (see gossipTick).
+	gossipNext time.Time
+	gossipIdle bool
 	sync      syncState
 
 	seqNo      uint32
@@ -297,6 +301,7 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 	c.queue.RetransmitMult = cfg.RetransmitMult
 	c.queue.membership = true
 	c.queue.NumNodes = func() int { return len(c.members.list) }
+	c.queue.onQueue = c.wakeGossip
 	vsns := []byte{ProtocolVersionMin, ProtocolVersionMax, cfg.ProtocolVersion, cfg.DelegateProtocolMin, cfg.DelegateProtocolMax, cfg.DelegateProtocolVersion}
 	c.self = &member{identity: newIdentity(cfg.Name, addrBytes(addr), port, meta, vsns, nil), incarnation: 1, state: StateAlive}
 	return c
@@ -333,7 +338,8 @@ func (c *core) start(now time.Time) {
 	c.emit(coreEvent{kind: evJoin, node: c.self.node()})
 	c.armAfter(c.jitter(c.cfg.ProbeInterval), timerProbe, 0, "", 0)
 	if c.cfg.GossipInterval > 0 {
-		c.armAfter(c.jitter(c.cfg.GossipInterval), timerGossip, 0, "", 0)
+		c.gossipNext = c.now.Add(c.jitter(c.cfg.GossipInterval))
+		c.arm(c.gossipNext, timerGossip, 0, "", 0)
 	}
 	if c.cfg.PushPullInterval > 0 {
 		c.armAfter(c.jitter(c.cfg.PushPullInterval), timerPushPull, 0, "", 0)
@@ -368,10 +374,30 @@ func (c *core) armAfter(d time.Duration, kind timerKind, id uint32, name string,
 
 // nextDeadline says when the core next needs advance; ok is false when nothing is armed.
 func (c *core) nextDeadline() (t time.Time, ok bool) {
+	for len(c.timers) > 0 && c.stale(c.timers[0]) {
+		c.timers.pop()
+	}
 	if len(c.timers) == 0 {
 		return time.Time{}, false
 	}
 	return time.Unix(0, c.timers[0].at), true
+}
+
+// stale says a timer would do nothing if it fired: the probe it was for has moved on (most
+// probes are acked long before their timeout). Timers are not cancelled when their purpose
+// goes; nextDeadline drops stale ones, so that they do not wake the member for nothing.
+// Each test here is the same as the one its timer's handler begins with.
+func (c *core) stale(t timer) bool {
+	p := c.probe.active
+	switch t.kind {
+	case timerProbeTimeout:
+		return p == nil || p.seq != t.id || p.phase != probeDirect
+	case timerProbeEnd:
+		return p == nil || p.seq != t.id || p.phase != probeIndirect
+	case timerNackDue:
+		return c.probe.judging == nil || c.probe.judging.seq != t.id
+	}
+	return false
 }
 
 // advance runs every timer that is due at now.
