@@ -735,9 +735,12 @@ func (c *core) finishIfAlone(token uint64) {
 // broadcastFinished is called when this member's own announcement retires.
 func (c *core) broadcastFinished(token uint64) { c.finish(token, 0, nil) }
 
-// sendUser sends an application message to one member: as a packet (best effort, with
-// broadcasts piggybacked) or, if reliable, over a stream; the call with this token finishes
-// when it was handed to the network.
+// sendUser sends an application message to one member: as a packet (best effort) or, if
+// reliable, over a stream; the call with this token finishes when it was handed to the
+// network. User packets go bare, without piggybacked broadcasts, as memberlist sends them:
+// the application picks where they go, not chance, and often it is the member a broadcast
+// came from (Serf acks and answers every query to its origin), so piggybacking would spend
+// the broadcasts' few transmissions on members that already have them.
 func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byte, reliable bool, token uint64) {
 	c.setNow(now)
 	if m := c.members.byName[name]; m == nil || (m.state != StateAlive && m.state != StateSuspect) {
@@ -750,7 +753,7 @@ func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byt
 		return
 	}
 	c.msgBuf = append(append(c.msgBuf[:0], byte(wire.UserMsg)), msg...)
-	c.sendMsg(to, c.members.byName[name], c.msgBuf)
+	c.sendPacket(to, c.members.byName[name], c.msgBuf)
 	c.finish(token, 0, nil)
 }
 
@@ -759,7 +762,7 @@ func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byt
 func (c *core) sendUserTo(now time.Time, to netip.AddrPort, name string, msg []byte, token uint64) {
 	c.setNow(now)
 	c.msgBuf = append(append(c.msgBuf[:0], byte(wire.UserMsg)), msg...)
-	c.sendMsg(to, c.peerNamed(name), c.msgBuf)
+	c.sendPacket(to, c.peerNamed(name), c.msgBuf)
 	c.finish(token, 0, nil)
 }
 

@@ -305,3 +305,24 @@ func TestUserMessagesWaitForTheJoin(t *testing.T) {
 	require.Equal(t, []string{"join p9", "old news"}, kinds, "the merge first, then the held message")
 	require.Equal(t, []apiDone{{token: 9, n: 1}}, h.done)
 }
+
+// A user packet goes bare, as memberlist sends it: queued news waits for probes and gossip,
+// whose destinations are random, instead of going to the member the application chose
+// (Serf answers each query to its origin, which would soak up the query's transmissions).
+func TestUserPacketsCarryNoBroadcasts(t *testing.T) {
+	h := newHarness(t, DefaultLANConfig(), 3)
+	h.c.queue.queueMember("p3", aliveMsg("p3", 2, ""))
+	queued := h.c.queue.Len()
+	require.Equal(t, 1, queued)
+
+	h.step()
+	h.c.sendUser(h.c.now, h.addrOf("p1"), "p1", []byte("to p1"), false, 1)
+	h.c.sendUserTo(h.c.now, h.addrOf("p2"), "p2", []byte("to p2"), 2)
+	h.collect()
+	require.Len(t, h.sent, 2)
+	for _, p := range h.sent {
+		require.Len(t, p.msgs, 1, "a user packet to %s holds the user message alone", p.to)
+		require.Equal(t, wire.UserMsg, wire.MessageType(p.msgs[0][0]))
+	}
+	require.Equal(t, queued, h.c.queue.Len(), "the news is still queued")
+}
