@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/swim-go/swim"
@@ -101,6 +103,17 @@ func (c *swimCounted) DialTimeout(to netip.AddrPort, d time.Duration) (net.Conn,
 
 func (c *swimCounted) StreamCh() <-chan net.Conn { return c.streams }
 
+// swimSuspects counts a swim member's suspect observations.
+type swimSuspects struct{ t *tally }
+
+func (s swimSuspects) IncrCounter(name string, _ float64, _ []swim.Label) {
+	if name == swim.MetricMemberSuspect {
+		s.t.suspectObs.Add(1)
+	}
+}
+func (swimSuspects) SetGauge(string, float64, []swim.Label)  {}
+func (swimSuspects) AddSample(string, float64, []swim.Label) {}
+
 func startSwim(name string, t *tally) (member, error) {
 	nt, err := swim.NewNetTransport("127.0.0.1", 0, 1024, nil)
 	if err != nil {
@@ -117,6 +130,7 @@ func startSwim(name string, t *tally) (member, error) {
 	c.Transport = tr
 	c.Events = swimEvents{name, t}
 	c.Logger = slog.New(swimLog{t})
+	c.Metrics = swimSuspects{t}
 	m, err := swim.Create(c)
 	if err != nil {
 		nt.Shutdown()
@@ -207,7 +221,32 @@ func (c *mlCounted) DialTimeout(addr string, d time.Duration) (net.Conn, error) 
 
 func (c *mlCounted) StreamCh() <-chan net.Conn { return c.streams }
 
+// mlSuspects counts memberlist's suspect observations ("memberlist.msg.suspect", counted
+// where a member applies a suspicion) for the cluster running now: go-metrics is global,
+// and one cluster runs at a time.
+type mlSuspects struct {
+	metrics.BlackholeSink
+	t atomic.Pointer[tally]
+}
+
+var mlSuspectSink = func() *mlSuspects {
+	s := &mlSuspects{}
+	cfg := metrics.DefaultConfig("")
+	cfg.EnableHostname, cfg.EnableRuntimeMetrics = false, false
+	if _, err := metrics.NewGlobal(cfg, s); err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+func (s *mlSuspects) IncrCounterWithLabels(key []string, _ float32, _ []metrics.Label) {
+	if t := s.t.Load(); t != nil && strings.Join(key, ".") == "memberlist.msg.suspect" {
+		t.suspectObs.Add(1)
+	}
+}
+
 func startMemberlist(name string, t *tally) (member, error) {
+	mlSuspectSink.t.Store(t)
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 		BindAddrs: []string{"127.0.0.1"}, BindPort: 0, Logger: log.New(io.Discard, "", 0)})
 	if err != nil {

@@ -6,8 +6,10 @@
 //
 // For each n: time until every member holds every other alive after near-simultaneous joins
 // (from the last Join's return: the median member and the last), time until every survivor
-// holds a crashed member dead (the median of three crashes, one after another), and in the steady state bytes, packets and CPU time per member
-// per second, and suspicions and deaths of healthy members.
+// holds a crashed member dead (the median of three crashes, one after another), and in the
+// steady state bytes, packets and CPU time per member per second, suspect observations (one
+// member seeing another turn suspect, whoever raised it) over the window, and suspicions
+// raised by members and deaths, of healthy members, over the run.
 //
 // With -loss, 64 members run 60 s with that fraction of all packets (UDP and TCP) dropped by
 // an nftables rule in a private network namespace (the program re-runs itself under `unshare -n`; it
@@ -65,6 +67,7 @@ type result struct {
 	StreamBytesNodeS float64 `json:"stream_bytes_per_node_per_s"`
 	PacketsPerNodeS  float64 `json:"packets_per_node_per_s"`
 	CPUPerNodeS      float64 `json:"cpu_s_per_node_per_s"`
+	SuspectObs       int64   `json:"suspect_observations"`
 	FalseSuspicions  int     `json:"false_suspicions"`
 	FalseTimeouts    int     `json:"false_suspicion_timeouts"`
 	FalseDeadMembers int     `json:"healthy_members_declared_dead"`
@@ -225,6 +228,7 @@ func steadyWindow(t *tally, n int, d time.Duration, r *result) {
 	r.BytesPerNodeS = float64(t.bytes.Load()) / secs
 	r.StreamBytesNodeS = float64(t.streamBytes.Load()) / secs
 	r.PacketsPerNodeS = float64(t.packets.Load()) / secs
+	r.SuspectObs = t.suspectObs.Load()
 }
 
 // joinAndSettle starts a cluster, records how it converges, and waits for it to settle.
@@ -356,8 +360,8 @@ exec %q -loss-n %d -loss-duration %s -libs %s -settle %s`, self, n, d, libs, set
 }
 
 func printTable(rs []result) {
-	fmt.Println("| library | n | loss | converged: median / last (s) | all see crash dead (s) | bytes/node/s (of which TCP) | packets/node/s | CPU ms/node/s | suspicions of healthy members (ran out) | healthy members declared dead |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Println("| library | n | loss | converged: median / last (s) | all see crash dead (s) | bytes/node/s (of which TCP) | packets/node/s | CPU ms/node/s | suspect observations | suspicions raised (ran out) | healthy members declared dead |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	sec := func(v float64) string {
 		if v < 0 {
 			return "never"
@@ -369,10 +373,10 @@ func printTable(rs []result) {
 		if r.Loss > 0 {
 			detected = "-"
 		}
-		fmt.Printf("| %s | %d | %.0f%% | %s / %s | %s | %.0f (%.0f) | %.1f | %.2f | %d (%d) | %d |\n",
+		fmt.Printf("| %s | %d | %.0f%% | %s / %s | %s | %.0f (%.0f) | %.1f | %.2f | %d | %d (%d) | %d |\n",
 			r.Library, r.Nodes, r.Loss*100, sec(r.ConvergedMedianS), sec(r.ConvergedLastS), detected,
 			r.BytesPerNodeS, r.StreamBytesNodeS, r.PacketsPerNodeS, r.CPUPerNodeS*1000,
-			r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers)
+			r.SuspectObs, r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers)
 	}
 }
 

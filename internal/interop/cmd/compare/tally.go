@@ -15,6 +15,11 @@ import (
 // tally is shared by every member of one cluster.
 type tally struct {
 	packets, bytes, streamBytes atomic.Int64
+	// suspectObs counts suspect observations: one member seeing another turn suspect (its
+	// own suspicion or one it heard), from each library's suspect counter (swim's
+	// MetricMemberSuspect, memberlist's memberlist.msg.suspect). The counters name no
+	// subject, so they are read only over windows without crashes.
+	suspectObs atomic.Int64
 
 	mu        sync.Mutex
 	views     map[string]map[string]bool // observer -> members it holds alive
@@ -146,6 +151,7 @@ func (t *tally) resetTraffic() {
 	t.packets.Store(0)
 	t.bytes.Store(0)
 	t.streamBytes.Store(0)
+	t.suspectObs.Store(0)
 }
 
 // countedConn counts the bytes written to a stream.
