@@ -18,7 +18,9 @@ package sim
 //     modify them) is scheduled with its own independent delay.
 //
 // A stream is TCP-like: refused at once if the receiver is not attached, blocked by a
-// partition, and otherwise delivered exactly once after Latency + jitter. The partition is
+// partition, and otherwise delivered exactly once after Latency + jitter plus the
+// retransmission timeouts of its lost segments, or lost (Blocked) when a segment is lost
+// on every try, as a TCP connection over a dead link times out. The partition is
 // checked when a packet or stream is sent; what is already in flight still arrives.
 
 import (
@@ -157,7 +159,13 @@ func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now t
 	if l.Jitter > 0 {
 		d += n.linkRng.Int64N(int64(l.Jitter))
 	}
-	d += n.streamRetransmits(&l, len(buf))
+	back := n.linkOf(t, f)
+	extra, ok := n.streamRetransmits(&l, &back, len(buf))
+	if !ok {
+		n.counters.StreamsLost++
+		return Blocked
+	}
+	d += extra
 	ev := n.schedule(t, n.now+max(d, 0), kindStream)
 	ev.from = f
 	ev.buf = append([]byte(nil), buf...)
@@ -175,28 +183,35 @@ const (
 	maxRetransmits = 6
 )
 
-// streamRetransmits draws the extra delay a stream transfer of size bytes suffers from the
-// link's loss: nothing is lost, but every lost segment costs a retransmission timeout, so under
-// heavy loss a stream can miss its deadline as a real one does.
-func (n *Network) streamRetransmits(l *Link, size int) int64 {
-	if l.Loss <= 0 {
-		return 0
+// streamRetransmits draws the extra delay a stream transfer of size bytes suffers from loss:
+// every lost segment costs a retransmission timeout, so under heavy loss a stream can miss
+// its deadline as a real one does. The handshake needs the SYN to cross this link and the
+// SYN-ACK to cross back, so loss in either direction delays it. A segment lost on every one
+// of its tries ends the connection, as TCP gives up (ok false): over a dead link a stream
+// fails at the caller's timeout instead of arriving a minute late.
+func (n *Network) streamRetransmits(l, back *Link, size int) (extra int64, ok bool) {
+	if l.Loss <= 0 && back.Loss <= 0 {
+		return 0, true
 	}
-	var extra int64
 	segments := 1 + (size+mss-1)/mss
 	for i := range segments {
-		rto := dataRTO
+		rto, loss := dataRTO, l.Loss
 		if i == 0 {
-			rto = synRTO
+			rto, loss = synRTO, 1-(1-l.Loss)*(1-back.Loss)
 		}
-		// TCP gives up on a segment after a handful of retransmissions; by then the delay
-		// is past any stream deadline anyway.
-		for try := 0; try < maxRetransmits && n.linkRng.Float64() < l.Loss; try++ {
+		if loss <= 0 {
+			continue
+		}
+		try := 0
+		for ; try <= maxRetransmits && n.linkRng.Float64() < loss; try++ {
 			extra += rto
 			rto *= 2
 		}
+		if try > maxRetransmits {
+			return extra, false
+		}
 	}
-	return extra
+	return extra, true
 }
 
 // schedulePacket puts one copy of a datagram in flight.

@@ -62,6 +62,7 @@ type Counters struct {
 	StreamBytes          uint64 // their payload bytes
 	StreamsRefused       uint64 // streams to a detached endpoint
 	StreamsBlocked       uint64 // streams across a partition, or from a sender not running
+	StreamsLost          uint64 // streams that lost a segment on every try (TCP gave up)
 }
 
 // EndpointCounters are the totals of one address since it was first seen; they survive a

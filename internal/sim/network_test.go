@@ -618,25 +618,53 @@ func TestCallbacksMayScheduleWhileRunning(t *testing.T) {
 	equal(t, "nothing pending", n.Pending(), 0)
 }
 
-// Streams lose nothing, but a lost segment costs a retransmission timeout, so heavy loss makes
-// a stream late.
+// A lost segment costs a stream a retransmission timeout, so heavy loss makes it late, and a
+// segment lost on every try loses the connection. The handshake crosses both directions.
 func TestStreamLossDelays(t *testing.T) {
 	n := New(Config{Seed: 3, Link: Link{Latency: ms(1), Loss: 0.5}})
 	a, b := addr(1), addr(2)
 	attachSink(n, a)
 	attachSink(n, b)
-	var delivered, late int
+	var delivered, late, blocked int
 	for range 1000 {
-		n.Stream(a, b, []byte("x"), func(now time.Time, _ []byte) {
+		st := n.Stream(a, b, []byte("x"), func(now time.Time, _ []byte) {
 			delivered++
 			if now.Sub(n.start) >= time.Second {
 				late++
 			}
 		})
+		if st == Blocked {
+			blocked++
+		}
 	}
 	n.RunFor(10 * time.Minute)
-	equal(t, "every stream arrives", delivered, 1000)
-	if late < 400 || late > 600 {
-		t.Fatalf("%d of 1000 streams were delayed by a lost SYN at 50%% loss, want about half", late)
+	equal(t, "every stream arrives or is lost", delivered+blocked, 1000)
+	equal(t, "lost streams are counted", n.Counters().StreamsLost, uint64(blocked))
+	// A handshake try fails with probability 1-(1-0.5)^2 = 0.75; all 7 fail 13% of the time.
+	if blocked < 100 || blocked > 170 {
+		t.Fatalf("%d of 1000 streams lost at 50%% loss each way, want about 133", blocked)
 	}
+	// Of those delivered, a first try fails 0.75 of the time: (0.75-0.133)/0.867 = 71% late.
+	if late < 560 || late > 670 {
+		t.Fatalf("%d of %d delivered streams were delayed by a lost handshake, want about 615", late, delivered)
+	}
+}
+
+// With the links into b dead, a stream from b fails too: its SYN-ACK never comes back.
+func TestStreamOverADeadReturnPathIsLost(t *testing.T) {
+	n := New(Config{Seed: 3, Link: Link{Latency: ms(1)}})
+	a, b := addr(1), addr(2)
+	attachSink(n, a)
+	attachSink(n, b)
+	n.SetLink(a, b, Link{Latency: ms(1), Loss: 1})
+	for _, from := range []netip.AddrPort{a, b} {
+		to := a
+		if from == a {
+			to = b
+		}
+		st := n.Stream(from, to, []byte("x"), func(time.Time, []byte) { t.Fatalf("a stream %v -> %v arrived", from, to) })
+		equal(t, "the stream is lost", st, Blocked)
+	}
+	n.RunFor(10 * time.Minute)
+	equal(t, "both counted", n.Counters().StreamsLost, uint64(2))
 }
