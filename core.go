@@ -223,7 +223,7 @@ type core struct {
 	// gossipIdle it is not, since there is nothing to send (see gossipTick).
 	gossipNext time.Time
 	gossipIdle bool
-	sync      syncState
+	sync       syncState
 
 	seqNo      uint32
 	relays     map[uint32]relay
