@@ -145,7 +145,8 @@ const (
 	evUserMsg
 	evConflict
 	evPingComplete
-	evSuspect // node became suspect, raised by other.Name; for observers such as the simulator
+	evSuspect   // node became suspect, raised by other.Name; for observers such as the simulator
+	evUnsuspect // node, suspect, is alive again (it refuted); for observers such as the simulator
 )
 
 // coreEvent is something to tell the application, off the protocol loop.

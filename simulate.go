@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,10 @@ const (
 	ScenarioLoss      = "loss"      // a converged cluster runs with packet loss on every link
 	ScenarioPartition = "partition" // the cluster is split in two halves, then healed
 	ScenarioPause     = "pause"     // one member is paused for three probe intervals while it waits for an ack
+	// The asymmetric faults of the Rapid paper (Suresh et al., ATC 2018), in a converged
+	// cluster: Faulty members that can send but hear only some of what is sent to them.
+	ScenarioIngressLoss = "ingress-loss" // the links into Faulty members drop IngressLoss of their packets
+	ScenarioFlipFlop    = "flipflop"     // the links into Faulty members are cut and restored every FlipEvery
 )
 
 // SimConfig describes one scenario run.
@@ -41,6 +46,13 @@ type SimConfig struct {
 	JoinSpread time.Duration
 	// PartitionFor is how long the partition scenario keeps the halves apart. Default 60 s.
 	PartitionFor time.Duration
+	// Faulty is how many members the ingress-loss (default 1) and flipflop (default 3)
+	// scenarios afflict; IngressLoss is the share of packets into them lost (default 0.8);
+	// FlipEvery is how long the flipflop scenario keeps their ingress cut, then restored,
+	// in turn (default 20 s). These two scenarios run 90 s and 120 s by default.
+	Faulty      int
+	IngressLoss float64
+	FlipEvery   time.Duration
 }
 
 // SimReport is what a scenario run measured. Times are virtual seconds from the scenario's
@@ -62,6 +74,23 @@ type SimReport struct {
 	FalseDead      int     `json:"false_dead"`        // deaths of members never in trouble
 	Suspicions     int     `json:"suspicions"`        // all suspicions raised
 	PausedOriginal int     `json:"paused_originated"` // pause: suspicions the paused member raised
+
+	// ingress-loss and flipflop, over the fault's window, as the healthy members see the
+	// faulty ones: FaultyAccusations are suspicions the faulty members raised of healthy
+	// ones; Flaps are state changes of faulty members in healthy members' tables (to
+	// suspect, back to alive, to dead); Returns are the changes back to alive, summed over
+	// observers, and ReturnsMax the most one observer saw of one faulty member; AppEvents are
+	// join, leave and update events delivered at healthy members; ViewSizes is the most
+	// distinct sizes of Members() one healthy member went through; EndStates is each faulty
+	// member's state at the end, as "alive" when every healthy member agrees on it and
+	// "alive 150, dead 48" when they do not.
+	FaultyAccusations int      `json:"faulty_accusations,omitempty"`
+	Flaps             int      `json:"flaps,omitempty"`
+	Returns           int      `json:"returns,omitempty"`
+	ReturnsMax        int      `json:"returns_max,omitempty"`
+	AppEvents         int      `json:"app_events,omitempty"`
+	ViewSizes         int      `json:"view_sizes,omitempty"`
+	EndStates         []string `json:"end_states,omitempty"`
 
 	BytesPerNodePerS   float64 `json:"bytes_per_node_per_s"`
 	PacketsPerNodePerS float64 `json:"packets_per_node_per_s"`
@@ -85,7 +114,20 @@ func Simulate(sc SimConfig) (SimReport, error) {
 		return SimReport{}, err
 	}
 	if sc.Duration <= 0 {
-		sc.Duration = 60 * time.Second
+		sc.Duration = map[string]time.Duration{ScenarioIngressLoss: 90 * time.Second, ScenarioFlipFlop: 120 * time.Second}[sc.Scenario]
+		if sc.Duration == 0 {
+			sc.Duration = 60 * time.Second
+		}
+	}
+	if sc.Faulty <= 0 {
+		sc.Faulty = map[string]int{ScenarioFlipFlop: 3}[sc.Scenario]
+		sc.Faulty = max(sc.Faulty, 1)
+	}
+	if sc.IngressLoss <= 0 {
+		sc.IngressLoss = 0.8
+	}
+	if sc.FlipEvery <= 0 {
+		sc.FlipEvery = 20 * time.Second
 	}
 	if sc.JoinSpread <= 0 {
 		sc.JoinSpread = 2 * time.Second
@@ -122,6 +164,11 @@ func Simulate(sc SimConfig) (SimReport, error) {
 		scenarioPartition(s, sc, &r, settle)
 	case ScenarioPause:
 		scenarioPause(s, sc, &r, rng, cfg, settle)
+	case ScenarioIngressLoss, ScenarioFlipFlop:
+		if sc.Faulty >= sc.Nodes {
+			return r, fmt.Errorf("%w: %d faulty members of %d leave none healthy", ErrInvalidConfig, sc.Faulty, sc.Nodes)
+		}
+		scenarioIngress(s, sc, &r, rng, settle)
 	default:
 		err = fmt.Errorf("%w: unknown scenario %q", ErrInvalidConfig, sc.Scenario)
 	}
@@ -288,4 +335,96 @@ func scenarioPause(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, cf
 		r.ConvergedS = (s.Now() - t0).Seconds()
 	}
 	s.RunFor(max(0, sc.Duration-(s.Now()-t0)))
+}
+
+// scenarioIngress afflicts Faulty members of a converged cluster with ingress loss, steady
+// (ingress-loss) or cut and restored in turn (flipflop), and keeps the books of how the
+// healthy members see them.
+func scenarioIngress(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, settle time.Duration) {
+	bootstrap(s, sc.Nodes)
+	s.RunFor(settle)
+	faulty := map[string]bool{}
+	var ids []int
+	for _, i := range rng.Perm(sc.Nodes - 1)[:sc.Faulty] {
+		ids = append(ids, i+1)
+		faulty[s.nodes[i+1].name] = true
+	}
+	type pair struct{ observer, subject string }
+	returns := map[pair]int{}
+	sizes := map[string]map[int]bool{}
+	s.onEvent = func(n *simNode, e *coreEvent) {
+		if faulty[n.name] {
+			if e.kind == evSuspect && e.other.Name == n.name && !faulty[e.node.Name] {
+				r.FaultyAccusations++
+			}
+			return
+		}
+		switch e.kind {
+		case evJoin, evLeave, evUpdate:
+			r.AppEvents++
+			if sizes[n.name] == nil {
+				sizes[n.name] = map[int]bool{}
+			}
+			sizes[n.name][n.seen] = true
+		}
+		if !faulty[e.node.Name] {
+			return
+		}
+		switch e.kind {
+		case evSuspect, evLeave:
+			r.Flaps++
+		case evUnsuspect, evJoin:
+			r.Flaps++
+			r.Returns++
+			p := pair{n.name, e.node.Name}
+			returns[p]++
+			r.ReturnsMax = max(r.ReturnsMax, returns[p])
+		}
+	}
+	for _, n := range s.nodes {
+		if !faulty[n.name] {
+			sizes[n.name] = map[int]bool{n.seen: true}
+		}
+	}
+	if sc.Scenario == ScenarioIngressLoss {
+		for _, i := range ids {
+			s.SetIngressLoss(i, sc.IngressLoss)
+		}
+		s.RunFor(sc.Duration)
+	} else {
+		for cut := true; s.Now() < settle+sc.Duration; cut = !cut {
+			for _, i := range ids {
+				s.SetIngressLoss(i, map[bool]float64{true: 1, false: 0}[cut])
+			}
+			s.RunFor(min(sc.FlipEvery, settle+sc.Duration-s.Now()))
+		}
+	}
+	s.onEvent = nil
+	r.ConvergedS = boolSeconds(s.Converged(), 0)
+	for _, m := range sizes {
+		r.ViewSizes = max(r.ViewSizes, len(m))
+	}
+	for _, i := range ids {
+		count := map[NodeState]int{}
+		for j, n := range s.nodes {
+			if faulty[n.name] {
+				continue
+			}
+			st, ok := s.State(j, i)
+			if !ok {
+				st = StateDead // forgotten: reclaimed after death
+			}
+			count[st]++
+		}
+		var parts []string
+		for st := StateAlive; st <= StateLeft; st++ {
+			if count[st] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", st, count[st]))
+			}
+		}
+		if len(parts) == 1 {
+			parts[0] = strings.Fields(parts[0])[0]
+		}
+		r.EndStates = append(r.EndStates, strings.Join(parts, ", "))
+	}
 }

@@ -333,6 +333,21 @@ func (s *Simulation) Partition(groups ...[]int) {
 	s.net.Partition(g...)
 }
 
+// SetIngressLoss makes every link into member i drop that share of what it carries (0 heals
+// them; 1 cuts them): the asymmetric fault of the Rapid paper, a member that can send but
+// not hear. Streams to and from it suffer too, since TCP needs both directions. Member i
+// counts as troubled.
+func (s *Simulation) SetIngressLoss(i int, loss float64) {
+	s.nodes[i].troubled = true
+	l := s.net.DefaultLink()
+	l.Loss = 1 - (1-l.Loss)*(1-loss) // on top of the network's own loss
+	for j, n := range s.nodes {
+		if j != i {
+			s.net.SetLink(n.addr, s.nodes[i].addr, l)
+		}
+	}
+}
+
 // Heal ends any partition.
 func (s *Simulation) Heal() { s.net.Heal() }
 

@@ -287,3 +287,26 @@ func TestSimulationIsDeterministic(t *testing.T) {
 	require.NotEqual(t, a.TraceSHA256, c.TraceSHA256, "different seeds must give different traces")
 	require.Equal(t, a.AllDeadS, b.AllDeadS)
 }
+
+// The Rapid paper's asymmetric faults as scenarios: members that can send but hear little
+// (ingress-loss) or nothing half the time (flipflop). Healthy members never die for them; the
+// books see the faulty members' flaps; a rerun is the same run.
+func TestRapidFaultScenarios(t *testing.T) {
+	for _, scenario := range []string{ScenarioIngressLoss, ScenarioFlipFlop} {
+		const seed = 1
+		sc := SimConfig{Nodes: 32, Seed: seed, Scenario: scenario, Config: DefaultLocalConfig()}
+		r, err := Simulate(sc)
+		require.NoError(t, err)
+		t.Logf("measured: %s n=32 local: flaps=%d returns=%d (max %d per pair) app_events=%d view_sizes=%d faulty_accusations=%d false_dead=%d end=%v",
+			scenario, r.Flaps, r.Returns, r.ReturnsMax, r.AppEvents, r.ViewSizes, r.FaultyAccusations, r.FalseDead, r.EndStates)
+		require.Zero(t, r.FalseDead, "%s: healthy members declared dead; %s", scenario, rerun(t, seed))
+		require.Len(t, r.EndStates, map[string]int{ScenarioIngressLoss: 1, ScenarioFlipFlop: 3}[scenario])
+		require.Positive(t, r.Returns, "%s: the faulty members were suspected and came back", scenario)
+		require.GreaterOrEqual(t, r.Flaps, r.Returns)
+		again, err := Simulate(sc)
+		require.NoError(t, err)
+		require.Equal(t, r.TraceSHA256, again.TraceSHA256, "%s: same seed, same trace", scenario)
+	}
+	_, err := Simulate(SimConfig{Nodes: 3, Scenario: ScenarioFlipFlop})
+	require.ErrorIs(t, err, ErrInvalidConfig, "three faulty members of three")
+}

@@ -153,6 +153,9 @@ func (c *core) markChanged() {
 }
 
 func (c *core) setState(m *member, s NodeState) {
+	if m.state == StateSuspect && s == StateAlive && m != c.self {
+		c.emit(coreEvent{kind: evUnsuspect, node: m.node()})
+	}
 	if m.state != s {
 		m.state = s
 		m.stateChange = c.now.UnixNano()

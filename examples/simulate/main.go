@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/swim-go/swim"
@@ -27,10 +28,10 @@ import (
 func main() {
 	var (
 		sizes     = flag.String("n", "50", "number of members (a comma-separated list sweeps)")
-		scenario  = flag.String("scenario", "fail", "join, fail, leave, loss, partition or pause (a list sweeps)")
+		scenario  = flag.String("scenario", "fail", "join, fail, leave, loss, partition, pause, ingress-loss or flipflop (a list sweeps)")
 		seeds     = flag.Int("seeds", 1, "sweep over this many seeds, starting at -seed")
 		late      = flag.Duration("late", 1500*time.Millisecond, "sweep: count the seeds whose figure is over this")
-		duration  = flag.Duration("duration", 60*time.Second, "longest virtual time the scenario runs")
+		duration  = flag.Duration("duration", 0, "longest virtual time the scenario runs (default 60s; ingress-loss 90s, flipflop 120s)")
 		loss      = flag.Float64("loss", 0, "packet loss probability on every link, 0..1 (loss scenario: default 0.2)")
 		latency   = flag.Duration("latency", time.Millisecond, "one-way link latency")
 		jitter    = flag.Duration("jitter", 0, "extra random one-way delay, uniform in [0, jitter)")
@@ -38,6 +39,9 @@ func main() {
 		seed      = flag.Uint64("seed", 1, "random seed; the same seed gives the same run")
 		asJSON    = flag.Bool("json", false, "print one JSON object instead of a report")
 		partition = flag.Duration("partition-for", 60*time.Second, "partition scenario: how long the halves stay apart")
+		faulty    = flag.Int("faulty", 0, "ingress-loss and flipflop: members afflicted (default 1 and 3)")
+		ingress   = flag.Float64("ingress-loss", 0.8, "ingress-loss: share of the packets into a faulty member lost")
+		flipEvery = flag.Duration("flip-every", 20*time.Second, "flipflop: how long a faulty member's ingress stays cut, then restored")
 	)
 	flag.Parse()
 
@@ -51,7 +55,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "simulate: -loss must be between 0 and 1")
 		os.Exit(2)
 	}
-	base := swim.SimConfig{Duration: *duration, Latency: *latency, Jitter: *jitter, Loss: *loss, PartitionFor: *partition}
+	base := swim.SimConfig{Duration: *duration, Latency: *latency, Jitter: *jitter, Loss: *loss, PartitionFor: *partition,
+		Faulty: *faulty, IngressLoss: *ingress, FlipEvery: *flipEvery}
 	if *seeds > 1 || len(ns) > 1 || len(presets) > 1 || len(scenarios) > 1 {
 		if err := sweep(presets, ns, scenarios, *seed, max(1, *seeds), late.Seconds(), base); err != nil {
 			fmt.Fprintln(os.Stderr, "simulate:", err)
@@ -113,6 +118,16 @@ func report(r swim.SimReport, preset string) {
 	case swim.ScenarioPause:
 		fmt.Printf("  one member was paused for three probe intervals; it raised %d false suspicions afterwards\n", r.PausedOriginal)
 		fmt.Printf("  the cluster was back to everyone alive %s after it resumed\n", seconds(r.ConvergedS))
+	case swim.ScenarioIngressLoss, swim.ScenarioFlipFlop:
+		what := "lost most of the packets sent to them"
+		if r.Scenario == swim.ScenarioFlipFlop {
+			what = "had their ingress cut and restored in turn"
+		}
+		fmt.Printf("  faulty members %s (%.0f virtual s, settling included); as the healthy members saw them:\n", what, r.VirtualS)
+		fmt.Printf("    %d state changes (flaps), %d back to alive (at most %d by one observer of one member)\n", r.Flaps, r.Returns, r.ReturnsMax)
+		fmt.Printf("    %d join/leave/update events delivered to healthy members' applications; at most %d distinct view sizes on one member\n", r.AppEvents, r.ViewSizes)
+		fmt.Printf("    at the end: %s\n", strings.Join(r.EndStates, "; "))
+		fmt.Printf("  the faulty members accused healthy ones %d times\n", r.FaultyAccusations)
 	}
 	fmt.Printf("  false alarms: %d suspicions and %d deaths of members that were healthy throughout (%d suspicions in all)\n",
 		r.FalseSuspect, r.FalseDead, r.Suspicions)

@@ -73,6 +73,9 @@ func (n *Network) SetLink(from, to netip.AddrPort, l Link) {
 	n.links[pairKey(n.endpointOf(from), n.endpointOf(to))] = l
 }
 
+// DefaultLink returns the model of every direction without a SetLink override.
+func (n *Network) DefaultLink() Link { return n.link }
+
 // SetDefaultLink replaces the model of every direction without a SetLink override.
 func (n *Network) SetDefaultLink(l Link) { n.link = l }
 
