@@ -127,6 +127,13 @@ type Config struct {
 	// members can always be taken over. Default 0.
 	DeadNodeReclaimTime time.Duration
 
+	// FlapHoldDown damps flapping members (flap.go): a member seen refuting a suspicion or a
+	// death twice within FlapHoldDown is held out of Members() and of the events (one
+	// NotifyLeave, with Node.HeldOut set) until FlapHoldDown passes without another; then it
+	// is back with one NotifyJoin. The protocol treats it as any other member meanwhile.
+	// 0 turns damping off, as in memberlist. Default 60 s; WAN 5 min.
+	FlapHoldDown time.Duration
+
 	// EnableCompression compresses outgoing packets and streams with LZW when that makes them
 	// smaller. Incoming compressed messages are always accepted. Default true.
 	EnableCompression bool
@@ -257,6 +264,7 @@ func DefaultLANConfig() *Config {
 		GossipInterval:          200 * time.Millisecond,
 		GossipNodes:             3,
 		GossipToTheDeadTime:     30 * time.Second,
+		FlapHoldDown:            60 * time.Second,
 		ReconnectInterval:       10 * time.Second,
 		ReconnectTimeout:        6 * time.Hour,
 		EnableCompression:       true,
@@ -283,6 +291,7 @@ func DefaultWANConfig() *Config {
 	c.GossipNodes = 4
 	c.GossipInterval = 500 * time.Millisecond
 	c.GossipToTheDeadTime = 60 * time.Second
+	c.FlapHoldDown = 5 * time.Minute
 	c.ReconnectInterval = 30 * time.Second
 	return c
 }

@@ -44,6 +44,7 @@ const (
 	timerNackDue                       // the relays of a failed probe have had time to nack
 	timerNameCheck                     // a member claiming this one's name has had time to answer
 	timerPing                          // a ping the application asked for has had time to be answered
+	timerFlapRelease                   // a held-out member has gone FlapHoldDown without a refutation
 )
 
 // timer is one entry of the heap. Timers are never cancelled: a stale one is recognised when it
@@ -151,11 +152,14 @@ const (
 
 // coreEvent is something to tell the application, off the protocol loop.
 type coreEvent struct {
-	kind  coreEventKind
-	node  Node
-	other Node // evConflict: the claimant
-	msg   []byte
-	rtt   time.Duration
+	kind coreEventKind
+	// hidden events concern a member held out of the application's view (flap.go): the
+	// runtime does not deliver them; the simulator keeps its books on them.
+	hidden bool
+	node   Node
+	other  Node // evConflict: the claimant
+	msg    []byte
+	rtt    time.Duration
 }
 
 // apiDone reports that the API call with this token finished: n members reached (join) and
@@ -446,6 +450,8 @@ func (c *core) fire(t timer) {
 		c.nameCheckDone(t.id, false)
 	case timerPing:
 		c.pingDone(t.id, nil)
+	case timerFlapRelease:
+		c.flapRelease(t.name, t.gen)
 	}
 }
 
@@ -553,7 +559,15 @@ func (c *core) handleMessage(from netip.AddrPort, msg []byte) {
 	}
 }
 
-func (c *core) emit(e coreEvent) { c.out.events = append(c.out.events, e) }
+func (c *core) emit(e coreEvent) {
+	switch e.kind {
+	case evJoin, evLeave, evUpdate, evSuspect, evUnsuspect:
+		if m := c.members.byName[e.node.Name]; m != nil && m.heldOut() {
+			e.hidden = true
+		}
+	}
+	c.out.events = append(c.out.events, e)
+}
 
 func (c *core) finish(token uint64, n int, err error) {
 	if token != 0 {
@@ -816,7 +830,7 @@ func (c *core) releaseHeld() {
 func (c *core) snapshot() []Node {
 	nodes := make([]Node, 0, len(c.members.list))
 	for _, m := range c.members.list {
-		if m.state == StateAlive || m.state == StateSuspect {
+		if (m.state == StateAlive || m.state == StateSuspect) && !m.heldOut() {
 			nodes = append(nodes, m.node())
 		}
 	}

@@ -27,6 +27,7 @@ type harness struct {
 	sent    []sentPacket  // what the last step sent
 	streams []outStream   // the streams the last step opened
 	events  []coreEvent   // the events the last step emitted
+	history []coreEvent   // every event since the harness was made, or since takeHistory
 	done    []apiDone     // the API calls the last step finished
 	probeAt time.Duration // when the last probe started
 	open    []outStream   // streams not finished yet; they time out at their deadline
@@ -98,8 +99,16 @@ func (h *harness) collect() {
 	h.streams = append(h.streams, out.streams...)
 	h.open = append(h.open, out.streams...)
 	h.events = append(h.events, out.events...)
+	h.history = append(h.history, out.events...)
 	h.done = append(h.done, out.done...)
 	out.reset()
+}
+
+// takeHistory returns the events since the last call and forgets them.
+func (h *harness) takeHistory() []coreEvent {
+	evs := h.history
+	h.history = nil
+	return evs
 }
 
 // now is the core's current time, as an offset from the start.

@@ -408,6 +408,9 @@ func (d *dispatcher) isClosed() bool {
 }
 
 func (d *dispatcher) deliver(e *coreEvent) {
+	if e.hidden {
+		return
+	}
 	c := d.cfg
 	switch e.kind {
 	case evJoin:

@@ -49,6 +49,9 @@ const (
 
 	// MetricRefute (counter): this member refuted news that it is suspect or dead.
 	MetricRefute = "suspicion.refuted"
+	// MetricFlapHeldOut (counter): another member flapped (refuted twice within
+	// FlapHoldDown) and was held out of the application's view.
+	MetricFlapHeldOut = "flap.held_out"
 	// MetricSuspicionTimeout (counter): a suspicion ran out here and the member was
 	// declared dead. Label "confirmed": "true" if it had every confirmation that could
 	// shorten it, else "false".

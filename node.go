@@ -43,6 +43,11 @@ type Node struct {
 
 	PMin, PMax, PCur uint8 // protocol versions: lowest understood, highest understood, spoken
 	DMin, DMax, DCur uint8 // delegate protocol versions, likewise
+
+	// HeldOut is set on the NotifyLeave of a member leaving the view because it flaps
+	// (Config.FlapHoldDown), not because it died or left: it is still a member, and comes
+	// back with a NotifyJoin once it has stopped flapping.
+	HeldOut bool
 }
 
 // Address returns the member's advertised address as host:port.

@@ -72,6 +72,7 @@ type SimReport struct {
 	LeftAllS       float64 `json:"left_all_s"`        // leave: every other member holds it left
 	FalseSuspect   int     `json:"false_suspect"`     // suspicions of members never in trouble
 	FalseDead      int     `json:"false_dead"`        // deaths of members never in trouble
+	FalseHeldOut   int     `json:"false_held_out"`    // members never in trouble held out of a view as flapping
 	Suspicions     int     `json:"suspicions"`        // all suspicions raised
 	PausedOriginal int     `json:"paused_originated"` // pause: suspicions the paused member raised
 
@@ -81,9 +82,9 @@ type SimReport struct {
 	// suspect, back to alive, to dead); Returns are the changes back to alive, summed over
 	// observers, and ReturnsMax the most one observer saw of one faulty member; AppEvents are
 	// join, leave and update events delivered at healthy members; ViewSizes is the most
-	// distinct sizes of Members() one healthy member went through; EndStates is each faulty
-	// member's state at the end, as "alive" when every healthy member agrees on it and
-	// "alive 150, dead 48" when they do not.
+	// distinct sizes of Members() one healthy member went through; EndStates is, for each
+	// faulty member at the end, how many healthy members hold it in their view and out of
+	// it, with the protocol's states behind that: "out of view 63 (held out 61, dead 2)".
 	FaultyAccusations int      `json:"faulty_accusations,omitempty"`
 	Flaps             int      `json:"flaps,omitempty"`
 	Returns           int      `json:"returns,omitempty"`
@@ -173,7 +174,7 @@ func Simulate(sc SimConfig) (SimReport, error) {
 		err = fmt.Errorf("%w: unknown scenario %q", ErrInvalidConfig, sc.Scenario)
 	}
 	st := s.Stats()
-	r.FalseSuspect, r.FalseDead, r.Suspicions = st.FalseSuspicions, st.FalseDeaths, st.Suspicions
+	r.FalseSuspect, r.FalseDead, r.Suspicions, r.FalseHeldOut = st.FalseSuspicions, st.FalseDeaths, st.Suspicions, st.FalseHeldOut
 	r.VirtualS = s.Now().Seconds()
 	if r.VirtualS > 0 {
 		r.BytesPerNodePerS = float64(st.Bytes+st.StreamBytes) / float64(sc.Nodes) / r.VirtualS
@@ -359,6 +360,9 @@ func scenarioIngress(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, 
 			}
 			return
 		}
+		if e.hidden {
+			return // about a member held out of the application's view
+		}
 		switch e.kind {
 		case evJoin, evLeave, evUpdate:
 			r.AppEvents++
@@ -405,25 +409,38 @@ func scenarioIngress(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, 
 		r.ViewSizes = max(r.ViewSizes, len(m))
 	}
 	for _, i := range ids {
-		count := map[NodeState]int{}
+		count := map[string]int{}
 		for j, n := range s.nodes {
 			if faulty[n.name] {
 				continue
 			}
 			st, ok := s.State(j, i)
-			if !ok {
-				st = StateDead // forgotten: reclaimed after death
+			switch {
+			case !ok:
+				count["dead"]++ // forgotten: reaped after its death
+			case n.core.members.byName[s.nodes[i].name].heldOut():
+				count["held out"]++
+			default:
+				count[st.String()]++
 			}
-			count[st]++
 		}
+		// What the application sees, in view or out, then the protocol's states behind it.
 		var parts []string
-		for st := StateAlive; st <= StateLeft; st++ {
-			if count[st] > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", st, count[st]))
+		for _, v := range []struct {
+			view   string
+			states []string
+		}{{"in view", []string{"alive", "suspect"}}, {"out of view", []string{"held out", "dead", "left"}}} {
+			total := 0
+			var detail []string
+			for _, st := range v.states {
+				if count[st] > 0 {
+					total += count[st]
+					detail = append(detail, fmt.Sprintf("%s %d", st, count[st]))
+				}
 			}
-		}
-		if len(parts) == 1 {
-			parts[0] = strings.Fields(parts[0])[0]
+			if total > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d (%s)", v.view, total, strings.Join(detail, ", ")))
+			}
 		}
 		r.EndStates = append(r.EndStates, strings.Join(parts, ", "))
 	}

@@ -110,6 +110,8 @@ type SimStats struct {
 	Suspicions, FalseSuspicions int
 	// Deaths and FalseDeaths likewise count members declared dead.
 	Deaths, FalseDeaths int
+	// HeldOut and FalseHeldOut likewise count members held out of a view for flapping.
+	HeldOut, FalseHeldOut int
 	// Packets and Bytes count datagrams sent; StreamBytes counts stream traffic.
 	Packets, Bytes, StreamBytes uint64
 	// PacketsLost counts datagrams the network dropped.
@@ -544,12 +546,18 @@ func (s *Simulation) observe(n *simNode, e *coreEvent) {
 	self := e.node.Name == n.name
 	switch e.kind {
 	case evJoin:
-		if !self {
+		if !self && !e.hidden {
 			n.seen++
 		}
 	case evLeave:
-		if !self {
+		if !self && !e.hidden {
 			n.seen--
+		}
+		if e.node.HeldOut {
+			s.stats.HeldOut++
+			if subject != nil && !subject.troubled {
+				s.stats.FalseHeldOut++
+			}
 		}
 		if e.node.State == StateDead {
 			s.stats.Deaths++

@@ -42,6 +42,8 @@ type member struct {
 	// answered says the member answered this one's ping or relay request since it was last
 	// silent as a relay: only such a member's missing nack counts against local health.
 	answered bool
+	// flap counts its refutations, while any is within FlapHoldDown (flap.go).
+	flap *flapState
 }
 
 // identity is what a member advertises: name, address, metadata, versions. Never changed
@@ -210,7 +212,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	}
 
 	m := c.members.byName[a.Node]
-	reclaim := false
+	reclaim, known := false, m != nil
 	if m == nil {
 		m = &member{identity: c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, nil)), state: StateDead, stateChange: c.now.UnixNano()}
 		c.members.add(m)
@@ -250,12 +252,21 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	c.queue.queueMember(a.Node, fixed.Append(nil))
 
 	wasGone := m.state == StateDead || m.state == StateLeft
+	// A refutation: a known member, not back from a graceful leave, raised its incarnation
+	// with the same address and metadata (flap.go).
+	refuted := known && m.state != StateLeft
+	wasInView := !wasGone && !m.heldOut()
 	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
 	if !m.same(a.Addr, port, a.Meta, a.Vsn) {
 		m.identity = c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, m.identity))
 	}
 	m.incarnation = a.Incarnation
 	m.pendingAlive = nil
+	if refuted && !metaChanged {
+		// Before the state changes, so that a member held out from now on does not show
+		// the application a return to alive first.
+		c.noteRefutation(m, wasGone, wasInView)
+	}
 	c.setState(m, StateAlive)
 	c.markChanged()
 	c.metrics.count(MetricMemberAlive, 1)

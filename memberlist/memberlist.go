@@ -135,6 +135,8 @@ func (m *Memberlist) swimConfig() (*swim.Config, error) {
 		sc.GossipInterval = 0 // memberlist would gossip to nobody
 	}
 	sc.GossipToTheDeadTime = max(c.GossipToTheDeadTime, 0)
+	// memberlist reports a flapping member as it goes, and its users (Serf) build on that.
+	sc.FlapHoldDown = 0
 	sc.GossipVerifyIncoming, sc.GossipVerifyOutgoing = c.GossipVerifyIncoming, c.GossipVerifyOutgoing
 	sc.EnableCompression = c.EnableCompression
 	if c.Keyring != nil {

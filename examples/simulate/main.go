@@ -129,8 +129,8 @@ func report(r swim.SimReport, preset string) {
 		fmt.Printf("    at the end: %s\n", strings.Join(r.EndStates, "; "))
 		fmt.Printf("  the faulty members accused healthy ones %d times\n", r.FaultyAccusations)
 	}
-	fmt.Printf("  false alarms: %d suspicions and %d deaths of members that were healthy throughout (%d suspicions in all)\n",
-		r.FalseSuspect, r.FalseDead, r.Suspicions)
+	fmt.Printf("  false alarms: %d suspicions, %d deaths and %d holds for flapping of members that were healthy throughout (%d suspicions in all)\n",
+		r.FalseSuspect, r.FalseDead, r.FalseHeldOut, r.Suspicions)
 	fmt.Printf("  network: %.0f bytes and %.1f packets per member per second\n", r.BytesPerNodePerS, r.PacketsPerNodePerS)
 	fmt.Printf("  %.0f virtual seconds in %.2f s of wall time; trace %s\n", r.VirtualS, r.WallS, r.TraceSHA256[:16])
 }

@@ -1,0 +1,161 @@
+package swim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// visible renders the events the application would get, as "kind name" (with "held out" on
+// a held-out leave).
+func visible(evs []coreEvent) []string {
+	var out []string
+	for _, e := range evs {
+		if e.hidden {
+			continue
+		}
+		s := map[coreEventKind]string{evJoin: "join", evLeave: "leave", evUpdate: "update"}[e.kind]
+		if s == "" {
+			continue
+		}
+		s += " " + e.node.Name
+		if e.node.HeldOut {
+			s += " held out"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// visibleNow is visible for a bare core's outbox, which it empties.
+func visibleNow(c *core) []string {
+	out := visible(c.out.events)
+	c.out.reset()
+	return out
+}
+
+func inView(c *core, name string) bool {
+	for _, n := range c.snapshot() {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// flapHarness is a core whose peers p1..p3 answer its probes, with p1's refutations and
+// deaths fed to it by hand.
+type flapHarness struct {
+	*harness
+	inc uint32
+}
+
+func newFlapHarness(t *testing.T, cfg *Config) *flapHarness {
+	h := newHarness(t, cfg, 3)
+	h.answering = func(string) bool { return true }
+	h.takeHistory()
+	return &flapHarness{harness: h, inc: 1}
+}
+
+func (h *flapHarness) alive() []byte {
+	a := wire.Alive{Incarnation: h.inc, Node: "p1", Addr: h.addrOf("p1").Addr().AsSlice(), Port: 7946, Vsn: []byte{1, 5, 2, 0, 0, 0}}
+	return a.Append(nil)
+}
+
+// refute has p2 suspect p1 and p1 refute, as a peer's gossip would bring them.
+func (h *flapHarness) refute() {
+	h.recv("p2", (&wire.Suspect{Incarnation: h.inc, Node: "p1", From: "p2"}).Append(nil))
+	st, _, _ := h.c.memberState("p1")
+	require.Equal(h.t, StateSuspect, st)
+	h.inc++
+	h.recv("p2", h.alive())
+	st, _, _ = h.c.memberState("p1")
+	require.Equal(h.t, StateAlive, st, "the protocol applies the refutation as ever")
+}
+
+// dieAndReturn has p2 declare p1 dead and p1 refute it.
+func (h *flapHarness) dieAndReturn() {
+	h.recv("p2", (&wire.Dead{Incarnation: h.inc, Node: "p1", From: "p2"}).Append(nil))
+	st, _, _ := h.c.memberState("p1")
+	require.Equal(h.t, StateDead, st)
+	h.inc++
+	h.recv("p2", h.alive())
+}
+
+// A member that refutes three suspicions within 20 probe intervals leaves the application's
+// view with one NotifyLeave, is kept out while it goes on flapping, and is back with one
+// NotifyJoin once FlapHoldDown has passed without a refutation. The protocol goes on as
+// before throughout.
+func TestFlappingMemberIsHeldOut(t *testing.T) {
+	cfg := DefaultLANConfig()
+	h := newFlapHarness(t, cfg)
+	h.refute()
+	h.runAnswering(10 * time.Second)
+	h.refute()
+	require.Empty(t, visible(h.takeHistory()), "two refutations: the application only saw suspect states")
+	require.True(t, inView(h.c, "p1"))
+
+	// The third, 21 s after the first: more than 20 probe intervals, so the first is gone.
+	h.runAnswering(11 * time.Second)
+	h.refute()
+	require.Empty(t, visible(h.takeHistory()), "three refutations, but over more than 20 probe intervals")
+	h.runAnswering(5 * time.Second)
+	h.refute()
+	require.Equal(t, []string{"leave p1 held out"}, visible(h.takeHistory()), "three within 20 probe intervals")
+	require.False(t, inView(h.c, "p1"), "held out of Members()")
+
+	// Flapping on, dying and rejoining included: the application hears nothing.
+	h.runAnswering(30 * time.Second)
+	h.refute()
+	h.dieAndReturn()
+	h.takeHistory()
+	h.runAnswering(cfg.FlapHoldDown - time.Second)
+	require.Empty(t, visible(h.takeHistory()), "not before FlapHoldDown has passed")
+	require.False(t, inView(h.c, "p1"))
+	h.runAnswering(2 * time.Second)
+	require.Equal(t, []string{"join p1"}, visible(h.takeHistory()), "back FlapHoldDown after the last refutation")
+	require.True(t, inView(h.c, "p1"))
+
+	// The count starts afresh: one more refutation is one.
+	h.refute()
+	require.Empty(t, visible(h.takeHistory()))
+	require.True(t, inView(h.c, "p1"))
+}
+
+// Returning from the dead twice within FlapHoldDown holds a member out: the second death is
+// the second leave and join the application would otherwise see.
+func TestMemberDyingTwiceIsHeldOut(t *testing.T) {
+	h := newFlapHarness(t, DefaultLANConfig())
+	h.dieAndReturn()
+	require.Equal(t, []string{"leave p1", "join p1"}, visible(h.takeHistory()), "the first return is let through")
+	h.runAnswering(40 * time.Second)
+	h.takeHistory()
+	h.dieAndReturn()
+	require.Equal(t, []string{"leave p1"}, visible(h.takeHistory()), "the second within FlapHoldDown: out, and kept out")
+	require.False(t, inView(h.c, "p1"))
+}
+
+// An update (new metadata) and a first return from the dead are no flaps, and with
+// FlapHoldDown 0 nothing is ever held out, as in memberlist.
+func TestUpdatesAreNoFlaps(t *testing.T) {
+	c := testCore(t, DefaultLANConfig())
+	feed(c, aliveMsg("a", 1, ""))
+	feed(c, aliveMsg("a", 2, "v2"))
+	feed(c, aliveMsg("a", 3, "v3"))
+	feed(c, aliveMsg("a", 4, "v4"))
+	require.Equal(t, []string{"join a", "update a", "update a", "update a"}, visibleNow(c))
+
+	cfg := DefaultLANConfig()
+	cfg.FlapHoldDown = 0
+	c = testCore(t, cfg)
+	feed(c, aliveMsg("a", 1, ""))
+	for inc := uint32(1); inc <= 5; inc++ {
+		feed(c, (&wire.Suspect{Incarnation: inc, Node: "a", From: "b"}).Append(nil))
+		feed(c, aliveMsg("a", inc+1, ""))
+	}
+	require.Equal(t, []string{"join a"}, visibleNow(c))
+	require.True(t, inView(c, "a"))
+}
