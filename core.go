@@ -228,6 +228,7 @@ type core struct {
 	// gossipIdle it is not, since there is nothing to send (see gossipTick).
 	gossipNext time.Time
 	gossipIdle bool
+	flapGen    uint64 // numbers flap release timers (flap.go)
 	sync       syncState
 
 	seqNo      uint32

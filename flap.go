@@ -32,7 +32,7 @@ const (
 type flapState struct {
 	recent   [flapBurstCount]int64 // UnixNano of the latest refutations, newest first
 	lastDead int64                 // and of the last return from the dead
-	gen      uint64                // numbers the release timers; only the latest counts
+	gen      uint64                // the latest release timer's; unique in the core, so that a timer of a reaped entry cannot release a new one
 	heldOut  bool
 }
 
@@ -61,7 +61,8 @@ func (c *core) noteRefutation(m *member, fromDead, wasInView bool) {
 	if fromDead {
 		f.lastDead = now
 	}
-	f.gen++
+	c.flapGen++
+	f.gen = c.flapGen
 	c.arm(c.now.Add(h), timerFlapRelease, 0, m.name, f.gen)
 	if !flapping || f.heldOut {
 		return
