@@ -41,18 +41,12 @@
 # compile failure.
 set -euo pipefail
 
-SERF_MOD=github.com/hashicorp/serf
-SERF_VERSION=v0.11.0
-ML_OLD=github.com/hashicorp/memberlist
-ML_NEW=github.com/swim-go/swim/memberlist
-SWIM_MOD=github.com/swim-go/swim
-
-script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-repo_root=$(cd -- "$script_dir/../.." && pwd -P)
-ml_dir=$repo_root/memberlist
+# shellcheck source=serf-common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/serf-common.sh"
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
 die() { echo "serf-suites: $*" >&2; exit 2; }
+say() { echo "serf-suites: $*"; }
 
 real=0 run_re="" keep="" reruns=1 timeout=10m
 suites=()
@@ -129,35 +123,14 @@ echo "serf-suites: Serf $SERF_VERSION on $target"
 echo "serf-suites: repo $repo_root, work dir $work, $(go version)"
 
 # ---- fetch and copy Serf ---------------------------------------------------------------------
-# Outside any module, so that nothing around the caller's cwd affects the download.
-dl_json=$(cd / && go mod download -json "$SERF_MOD@$SERF_VERSION") || {
-	echo "$dl_json" >&2
-	die "go mod download $SERF_MOD@$SERF_VERSION failed"
-}
-serf_dir=$(sed -n 's/^[[:space:]]*"Dir":[[:space:]]*"\(.*\)",\{0,1\}[[:space:]]*$/\1/p' <<<"$dl_json")
-[[ -n $serf_dir && -d $serf_dir ]] || { echo "$dl_json" >&2; die "no Dir in go mod download output"; }
-mkdir -p -- "$src"
-cp -R -- "$serf_dir/." "$src/"
-chmod -R u+w -- "$src"
+serf_source
+serf_copy "$src"
 : >"$src/.serf-suites-copy"
 cd -- "$src"
 
 # ---- point Serf at our memberlist -----------------------------------------------------------
 if ((!real)); then
-	mapfile -t files < <(grep -rlF --include='*.go' "\"$ML_OLD\"" . | sort)
-	((${#files[@]})) || die "no file imports $ML_OLD; wrong Serf source?"
-	sed -i.orig "s#\"$ML_OLD\"#\"$ML_NEW\"#g" "${files[@]}"
-	for f in "${files[@]}"; do rm -f -- "$f.orig"; done
-	if left=$(grep -rnF --include='*.go' "\"$ML_OLD" .); then
-		echo "$left" >&2
-		die "imports of $ML_OLD left after the rewrite"
-	fi
-	echo "serf-suites: rewrote the memberlist import in ${#files[@]} files"
-	go mod edit \
-		-droprequire "$ML_OLD" \
-		-require "$ML_NEW@v0.0.0" -replace "$ML_NEW=$ml_dir" \
-		-require "$SWIM_MOD@v0.0.0" -replace "$SWIM_MOD=$repo_root"
-	go mod tidy >"$logs/tidy.log" 2>&1 || { cat "$logs/tidy.log" >&2; die "go mod tidy failed"; }
+	serf_rewrite "$src" "$logs/tidy.log"
 	if go list -m "$ML_OLD" >/dev/null 2>&1; then
 		echo "serf-suites: note: $ML_OLD is still in the build list (indirect dependency)"
 	fi
