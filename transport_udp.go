@@ -167,6 +167,12 @@ func (t *NetTransport) DialTimeout(addr netip.AddrPort, timeout time.Duration) (
 		return nil, ErrTransportClosed
 	}
 	d := net.Dialer{Timeout: timeout}
+	// Bound to one address, streams leave from it too, so the peer (and any firewall
+	// between) sees the member at the address it advertises; the kernel would otherwise
+	// pick the source by route, another address on a multi-homed host.
+	if bound := t.BoundAddr().Addr(); !bound.IsUnspecified() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(bound, 0))
+	}
 	return d.Dial("tcp", addr.String())
 }
 

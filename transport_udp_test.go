@@ -1,6 +1,7 @@
 package swim
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -54,6 +55,31 @@ func TestNetTransportLoopback(t *testing.T) {
 			_, err = a.WriteTo([]byte("x"), b.BoundAddr())
 			require.ErrorIs(t, err, ErrTransportClosed)
 		})
+	}
+}
+
+// A transport bound to one address dials from it, so a stream's peer sees the member at the
+// address it advertises (on Linux every 127/8 address is on loopback; elsewhere it skips).
+func TestNetTransportDialsFromBoundAddress(t *testing.T) {
+	a, err := NewNetTransport("127.0.0.2", 0, 16, nil)
+	if err != nil {
+		t.Skipf("127.0.0.2 is not a local address here: %v", err)
+	}
+	defer a.Shutdown()
+	b, err := NewNetTransport("127.0.0.3", 0, 16, nil)
+	require.NoError(t, err)
+	defer b.Shutdown()
+
+	conn, err := a.DialTimeout(b.BoundAddr(), time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	select {
+	case in := <-b.StreamCh():
+		defer in.Close()
+		from := in.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()
+		require.Equal(t, netip.MustParseAddr("127.0.0.2"), from, "the stream leaves from the bound address")
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream not accepted on loopback")
 	}
 }
 
