@@ -127,11 +127,14 @@ type Config struct {
 	// members can always be taken over. Default 0.
 	DeadNodeReclaimTime time.Duration
 
-	// FlapHoldDown damps flapping members (flap.go): a member seen refuting a suspicion or a
-	// death twice within FlapHoldDown is held out of Members() and of the events (one
-	// NotifyLeave, with Node.HeldOut set) until FlapHoldDown passes without another; then it
-	// is back with one NotifyJoin. The protocol treats it as any other member meanwhile.
-	// 0 turns damping off, as in memberlist. Default 60 s; WAN 5 min.
+	// FlapHoldDown damps flapping members (flap.go). A member seen refuting two suspicions
+	// within 20 probe intervals stays suspect in Members() until FlapHoldDown passes without
+	// another refutation or death. One that refutes three, or returns from the dead within
+	// FlapHoldDown of another refutation or after dying twice, is held out of Members() and
+	// of the events (one NotifyLeave, with Node.HeldOut set) until FlapHoldDown passes
+	// without a refutation or death; then it is back with one NotifyJoin. The protocol
+	// treats it as any other member meanwhile. 0 turns damping off, as in memberlist.
+	// Default 60 s; WAN 5 min.
 	FlapHoldDown time.Duration
 
 	// EnableCompression compresses outgoing packets and streams with LZW when that makes them

@@ -567,6 +567,12 @@ func (c *core) emit(e coreEvent) {
 			e.hidden = true
 		}
 	}
+	if e.kind == evSuspect || e.kind == evUnsuspect {
+		// A member shown suspect for flapping stays suspect in the view either way.
+		if m := c.members.byName[e.node.Name]; m != nil && m.flapSuspect() {
+			e.hidden = true
+		}
+	}
 	c.out.events = append(c.out.events, e)
 }
 
@@ -832,7 +838,11 @@ func (c *core) snapshot() []Node {
 	nodes := make([]Node, 0, len(c.members.list))
 	for _, m := range c.members.list {
 		if (m.state == StateAlive || m.state == StateSuspect) && !m.heldOut() {
-			nodes = append(nodes, m.node())
+			n := m.node()
+			if m.flapSuspect() {
+				n.State = StateSuspect
+			}
+			nodes = append(nodes, n)
 		}
 	}
 	return nodes

@@ -5,24 +5,35 @@ package swim
 // would otherwise keep every other member's view in motion: a suspect state, an alive one, a
 // leave, a join, round after round. So each member keeps, for every other, the refutations
 // it has seen: an alive message that raises the incarnation with the same address and
-// metadata, which is how a member answers a suspicion or a death. A member that returns from
-// the dead twice within FlapHoldDown, or refutes three suspicions within 20 probe
-// intervals, is held out of this member's view: it leaves Members(), with one NotifyLeave
-// (Node.HeldOut set), and nothing about it reaches the application until FlapHoldDown has
-// passed without a refutation; then it is back, with one NotifyJoin, if it is alive. The
-// protocol itself is untouched: the held member is probed, gossiped about, suspected and
+// metadata, which is how a member answers a suspicion or a death. It damps in two steps:
+//
+//   - A member that refutes a second suspicion within flapBurst probe intervals of the first
+//     stays suspect in this member's view (Members() shows StateSuspect) until FlapHoldDown
+//     passes without another refutation or death. An application sees it come back from
+//     its first suspicion, not from the second.
+//   - A member that returns from the dead within FlapHoldDown of another refutation, or
+//     after dying twice within FlapHoldDown, or that refutes three suspicions within
+//     flapBurst probe intervals, is held out of this member's view: it
+//     leaves Members(), with one NotifyLeave (Node.HeldOut set), and nothing about it
+//     reaches the application until FlapHoldDown has passed without a refutation; then it is
+//     back, with one NotifyJoin, if it is alive.
+//
+// The protocol itself is untouched: the member is probed, gossiped about, suspected and
 // declared dead as any other, so mixed clusters behave as before.
 //
 // Refutations are gossiped to everyone, so every member counts the same ones, and a member
-// that flaps is held out everywhere, not on some members only. The thresholds are where a
+// that flaps is damped everywhere, not on some members only. The thresholds are where a
 // healthy member under heavy loss everywhere is never held and a deaf one is held at once:
 // with 20% loss on every link, Local timings and 64 members, refuting two suspicions within
-// 20 probe intervals happened to 1 to 9 healthy members a minute (each then left every
-// view for a minute), three never; a member with 80% ingress loss refutes every few seconds.
-// Deaths are rarer and surer: a healthy member is not declared dead under that loss at all.
+// 20 probe intervals happened to 1 to 9 healthy members a minute, three never; a member with
+// 80% ingress loss refutes every few seconds. Holding out at two would have taken healthy
+// members out of every view for a minute; showing them suspect a little longer costs nothing
+// an application acts on. Deaths are rarer and surer: a healthy member is not declared dead
+// under that loss at all.
 
-// A member is held out when it returns from the dead twice within FlapHoldDown, or refutes
-// flapBurstCount suspicions within flapBurst probe intervals.
+// A member is shown suspect when it refutes two suspicions within flapBurst probe intervals,
+// and held out when it returns from the dead within FlapHoldDown of another refutation or
+// refutes flapBurstCount suspicions within flapBurst probe intervals.
 const (
 	flapBurst      = 20
 	flapBurstCount = 3
@@ -30,14 +41,23 @@ const (
 
 // flapState is what one member knows of another's refutations.
 type flapState struct {
-	recent   [flapBurstCount]int64 // UnixNano of the latest refutations, newest first
-	lastDead int64                 // and of the last return from the dead
-	gen      uint64                // the latest release timer's; unique in the core, so that a timer of a reaped entry cannot release a new one
-	heldOut  bool
+	recent  [flapBurstCount]int64 // UnixNano of the latest refutations, newest first
+	deaths  [2]int64              // and of the latest deaths
+	gen     uint64                // the latest release timer's; unique in the core, so that a timer of a reaped entry cannot release a new one
+	heldOut bool
+	suspect bool // shown suspect in the view, whatever the protocol's state
 }
 
 // heldOut says the member is out of the application's view.
 func (m *member) heldOut() bool { return m.flap != nil && m.flap.heldOut }
+
+// hasRecord says f holds a flapping record worth keeping: a refutation, two deaths, a hold.
+func (f *flapState) hasRecord() bool {
+	return f != nil && (f.heldOut || f.recent[0] != 0 || f.deaths[1] != 0)
+}
+
+// flapSuspect says the application's view shows the member suspect for flapping.
+func (m *member) flapSuspect() bool { return m.flap != nil && m.flap.suspect && !m.flap.heldOut }
 
 // noteRefutation counts a refutation by m, just applied; fromDead says it answered m's
 // death, wasInView that m was in the application's view before it (alive or suspect, not
@@ -56,39 +76,82 @@ func (c *core) noteRefutation(m *member, fromDead, wasInView bool) {
 	burst := int64(flapBurst) * int64(c.cfg.ProbeInterval)
 	copy(f.recent[1:], f.recent[:])
 	f.recent[0] = now
-	oldest := f.recent[flapBurstCount-1]
-	flapping := oldest != 0 && now-oldest <= burst || fromDead && f.lastDead != 0 && now-f.lastDead <= int64(h)
-	if fromDead {
-		f.lastDead = now
-	}
+	within := func(i int) bool { return f.recent[i] != 0 && now-f.recent[i] <= burst }
+	// Back from the dead within FlapHoldDown of another refutation (of a death or of a
+	// suspicion: what it came back from is only what this member happened to see), or
+	// after dying twice within FlapHoldDown, which the refutation between the two deaths
+	// may not have reached this member to show.
+	flapping := within(flapBurstCount-1) || fromDead &&
+		(f.recent[1] != 0 && now-f.recent[1] <= int64(h) || f.deaths[1] != 0 && f.deaths[0]-f.deaths[1] <= int64(h))
 	c.flapGen++
 	f.gen = c.flapGen
 	c.arm(c.now.Add(h), timerFlapRelease, 0, m.name, f.gen)
-	if !flapping || f.heldOut {
+	if f.heldOut {
 		return
 	}
-	c.log.Info("holding out a flapping member", "peer", m.name, "hold_down", h)
-	c.metrics.count(MetricFlapHeldOut, 1)
-	if wasInView {
-		n := m.node()
-		n.HeldOut = true
-		c.emit(coreEvent{kind: evLeave, node: n})
+	if flapping {
+		c.log.Info("holding out a flapping member", "peer", m.name, "hold_down", h)
+		c.metrics.count(MetricFlapHeldOut, 1)
+		if wasInView {
+			n := m.node()
+			n.HeldOut = true
+			c.emit(coreEvent{kind: evLeave, node: n})
+		}
+		f.heldOut = true
+		c.markChanged()
+		return
 	}
-	f.heldOut = true
+	if !fromDead && within(1) && !f.suspect {
+		c.log.Debug("showing a flapping member suspect", "peer", m.name)
+		f.suspect = true
+		c.markChanged()
+	}
+}
+
+// noteDeath counts m's death, just applied. What this member knows of m's flapping is kept
+// for FlapHoldDown after it, as after a refutation, and so is a hold or a suspect showing.
+func (c *core) noteDeath(m *member) {
+	h := c.cfg.FlapHoldDown
+	if h <= 0 {
+		return
+	}
+	if m.flap == nil {
+		m.flap = &flapState{}
+	}
+	f := m.flap
+	f.deaths[1], f.deaths[0] = f.deaths[0], c.now.UnixNano()
+	c.flapGen++
+	f.gen = c.flapGen
+	c.arm(c.now.Add(h), timerFlapRelease, 0, m.name, f.gen)
+}
+
+// endFlapSuspect stops showing m suspect for flapping; the application sees it return to
+// alive if the protocol has it alive.
+func (c *core) endFlapSuspect(m *member) {
+	wasShown := m.flapSuspect()
+	m.flap.suspect = false
+	if wasShown && m.state == StateAlive {
+		c.emit(coreEvent{kind: evUnsuspect, node: m.node()})
+	}
 	c.markChanged()
 }
 
-// flapRelease brings a held member back once FlapHoldDown has passed without a refutation.
+// flapRelease forgets m's flapping record once FlapHoldDown has passed without a refutation
+// or a death: a held member is back in the view, one shown suspect is shown as it is.
 func (c *core) flapRelease(name string, gen uint64) {
 	m := c.members.byName[name]
 	if m == nil || m.flap == nil || m.flap.gen != gen {
 		return
 	}
 	f := m.flap
-	m.flap = nil
 	if !f.heldOut {
+		if f.suspect {
+			c.endFlapSuspect(m)
+		}
+		m.flap = nil
 		return
 	}
+	m.flap = nil
 	c.log.Info("releasing a member that stopped flapping", "peer", name)
 	if m.state == StateAlive || m.state == StateSuspect {
 		c.emit(coreEvent{kind: evJoin, node: m.node()})

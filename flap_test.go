@@ -125,6 +125,85 @@ func TestFlappingMemberIsHeldOut(t *testing.T) {
 	require.True(t, inView(h.c, "p1"))
 }
 
+// shownState is the state Members() shows of name, "" if it is out of the view.
+func shownState(c *core, name string) string {
+	for _, n := range c.snapshot() {
+		if n.Name == name {
+			return n.State.String()
+		}
+	}
+	return ""
+}
+
+// returns renders the returns to alive the application could see: suspect members shown
+// alive again, and joins.
+func returns(evs []coreEvent) (n int) {
+	for _, e := range evs {
+		if !e.hidden && (e.kind == evUnsuspect || e.kind == evJoin) {
+			n++
+		}
+	}
+	return n
+}
+
+// A member that refutes a second suspicion within 20 probe intervals stays suspect in the
+// view: the application sees it come back from the first suspicion, not from the second,
+// nor from any other until FlapHoldDown passes without one; then it is shown alive again.
+func TestSecondRefutationShowsSuspect(t *testing.T) {
+	cfg := DefaultLANConfig()
+	h := newFlapHarness(t, cfg)
+	h.refute()
+	require.Equal(t, 1, returns(h.takeHistory()), "the first refutation is a return to alive")
+	require.Equal(t, "alive", shownState(h.c, "p1"))
+
+	h.runAnswering(10 * time.Second)
+	h.refute()
+	require.Zero(t, returns(h.takeHistory()), "the second within 20 probe intervals is not")
+	require.Equal(t, "suspect", shownState(h.c, "p1"), "the protocol has it alive; the view shows it suspect")
+
+	h.runAnswering(cfg.FlapHoldDown - time.Second)
+	require.Equal(t, "suspect", shownState(h.c, "p1"), "until FlapHoldDown has passed without a refutation")
+	h.runAnswering(2 * time.Second)
+	require.Equal(t, 1, returns(h.takeHistory()), "then one return")
+	require.Equal(t, "alive", shownState(h.c, "p1"))
+}
+
+// A return from the dead within FlapHoldDown of a return from a suspicion holds the member
+// out: the application sees it come back once, whatever it came back from.
+func TestReturnFromDeadAfterRefutationIsHeldOut(t *testing.T) {
+	h := newFlapHarness(t, DefaultLANConfig())
+	h.refute()
+	h.runAnswering(30 * time.Second)
+	h.takeHistory()
+	h.dieAndReturn()
+	evs := h.takeHistory()
+	require.Equal(t, []string{"leave p1"}, visible(evs), "the death shows; the return does not")
+	require.Zero(t, returns(evs))
+	require.Equal(t, "", shownState(h.c, "p1"), "held out of Members()")
+}
+
+// A flapping member that dies stays in the table until its record expires, past
+// GossipToTheDeadTime: reaped and learnt afresh, its next return would be a first one.
+func TestFlappingDeadMemberIsKeptUntilItsRecordExpires(t *testing.T) {
+	cfg := DefaultLANConfig()
+	h := newFlapHarness(t, cfg)
+	h.refute()
+	h.runAnswering(time.Second)
+	h.recv("p2", (&wire.Dead{Incarnation: h.inc, Node: "p1", From: "p2"}).Append(nil))
+	h.runAnswering(cfg.GossipToTheDeadTime + 10*time.Second)
+	_, _, known := h.c.memberState("p1")
+	require.True(t, known, "kept past GossipToTheDeadTime")
+	h.takeHistory()
+	h.inc++
+	h.recv("p2", h.alive())
+	require.Zero(t, returns(h.takeHistory()), "its return is known as a second one")
+
+	h.recv("p2", (&wire.Dead{Incarnation: h.inc, Node: "p1", From: "p2"}).Append(nil))
+	h.runAnswering(cfg.FlapHoldDown + cfg.GossipToTheDeadTime + 10*time.Second)
+	_, _, known = h.c.memberState("p1")
+	require.False(t, known, "reaped once the record has expired")
+}
+
 // Returning from the dead twice within FlapHoldDown holds a member out: the second death is
 // the second leave and join the application would otherwise see.
 func TestMemberDyingTwiceIsHeldOut(t *testing.T) {

@@ -12,7 +12,7 @@ type NodeState int
 // The states a member can be in. The numbers are memberlist's, as carried in push/pull.
 const (
 	StateAlive   NodeState = 0 // answering probes
-	StateSuspect NodeState = 1 // missed a probe; dead unless it refutes in time
+	StateSuspect NodeState = 1 // missed a probe; dead unless it refutes in time (or, in Members(), flapping: Config.FlapHoldDown)
 	StateDead    NodeState = 2 // declared failed
 	StateLeft    NodeState = 3 // left gracefully
 )

@@ -443,6 +443,7 @@ func (c *core) deadNode(d *wire.Dead) {
 		c.setState(m, StateLeft)
 	} else {
 		c.setState(m, StateDead)
+		c.noteDeath(m)
 	}
 	c.markChanged()
 	c.metrics.count(MetricMemberDead, 1)
@@ -477,11 +478,13 @@ func (c *core) selfAlive() *wire.Alive {
 }
 
 // reap removes dead and left members that have had GossipToTheDeadTime to learn of it. Dead
-// ones are remembered for reconnect attempts. It runs when the probe list wraps.
+// ones are remembered for reconnect attempts. A member with a flapping record stays until
+// the record expires (at most FlapHoldDown after its last death or refutation), so that its
+// next return counts as one. It runs when the probe list wraps.
 func (c *core) reap() {
 	gone := c.members.removeIf(func(m *member) bool {
 		return m != c.self && (m.state == StateDead || m.state == StateLeft) &&
-			c.now.Sub(m.changedAt()) > c.cfg.GossipToTheDeadTime
+			c.now.Sub(m.changedAt()) > c.cfg.GossipToTheDeadTime && !m.flap.hasRecord()
 	})
 	for _, m := range gone {
 		if m.state == StateDead {
