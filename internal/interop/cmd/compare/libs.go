@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/go-metrics"
 	"github.com/hashicorp/memberlist"
@@ -26,12 +28,15 @@ type member interface {
 	Addr() string
 	Join(seed string) error
 	Kill() // stop without a word, as a crashed process
+	// States returns the members in this member's view (what Members() returns), each
+	// "alive" or "suspect" as its table holds it.
+	States() map[string]string
 }
 
-// library starts members of one implementation.
+// library starts members of one implementation, each bound to (and dialing from) ip.
 type library struct {
 	name  string
-	start func(name string, t *tally) (member, error)
+	start func(name, ip string, t *tally) (member, error)
 }
 
 var libraries = []library{{"swim", startSwim}, {"memberlist", startMemberlist}}
@@ -46,6 +51,13 @@ func (s swimMember) Join(seed string) error {
 	return err
 }
 func (s swimMember) Kill() { s.m.Shutdown() }
+func (s swimMember) States() map[string]string {
+	out := map[string]string{}
+	for _, n := range s.m.Members() {
+		out[n.Name] = n.State.String()
+	}
+	return out
+}
 
 // swimEvents feeds a swim member's events to the tally.
 type swimEvents struct {
@@ -53,12 +65,21 @@ type swimEvents struct {
 	t    *tally
 }
 
-func (e swimEvents) NotifyJoin(n swim.Node)  { e.t.join(e.self, n.Name) }
-func (e swimEvents) NotifyUpdate(swim.Node)  {}
-func (e swimEvents) NotifyLeave(n swim.Node) { e.t.leave(e.self, n.Name, n.State == swim.StateDead) }
+func (e swimEvents) NotifyJoin(n swim.Node) { e.t.join(e.self, n.Name) }
+func (e swimEvents) NotifyUpdate(swim.Node) {}
+func (e swimEvents) NotifyLeave(n swim.Node) {
+	if n.HeldOut {
+		e.t.heldOut(e.self, n.Name)
+		return
+	}
+	e.t.leave(e.self, n.Name, n.State == swim.StateDead)
+}
 
 // swimLog counts the suspicions a swim member originates and the ones that run out.
-type swimLog struct{ t *tally }
+type swimLog struct {
+	t    *tally
+	self string
+}
 
 func (h swimLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
 func (h swimLog) Handle(_ context.Context, r slog.Record) error {
@@ -71,7 +92,7 @@ func (h swimLog) Handle(_ context.Context, r slog.Record) error {
 	})
 	switch r.Message {
 	case "suspecting member: no ack":
-		h.t.suspected(peer)
+		h.t.suspected(h.self, peer)
 	case "suspect declared dead":
 		h.t.timedOut(peer)
 	}
@@ -114,8 +135,8 @@ func (s swimSuspects) IncrCounter(name string, _ float64, _ []swim.Label) {
 func (swimSuspects) SetGauge(string, float64, []swim.Label)  {}
 func (swimSuspects) AddSample(string, float64, []swim.Label) {}
 
-func startSwim(name string, t *tally) (member, error) {
-	nt, err := swim.NewNetTransport("127.0.0.1", 0, 1024, nil)
+func startSwim(name, ip string, t *tally) (member, error) {
+	nt, err := swim.NewNetTransport(ip, 0, 1024, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +150,7 @@ func startSwim(name string, t *tally) (member, error) {
 	c.Name = name
 	c.Transport = tr
 	c.Events = swimEvents{name, t}
-	c.Logger = slog.New(swimLog{t})
+	c.Logger = slog.New(swimLog{t, name})
 	c.Metrics = swimSuspects{t}
 	m, err := swim.Create(c)
 	if err != nil {
@@ -150,6 +171,42 @@ func (s mlMember) Join(seed string) error {
 }
 func (s mlMember) Kill() { s.m.Shutdown() }
 
+// mlNodeState mirrors memberlist v0.7.0's unexported nodeState, whose first field is the Node
+// that Members() and LocalNode() point into: memberlist keeps a member's state in the
+// nodeState field and never sets Node.State, so this is the only way to see a suspect. The
+// reads race with memberlist's writes, which a benchmark sampling the state can live with;
+// checkMirror makes sure the layout still matches.
+type mlNodeState struct {
+	memberlist.Node
+	Incarnation uint32
+	State       memberlist.NodeStateType
+	StateChange time.Time
+}
+
+func mirror(n *memberlist.Node) *mlNodeState { return (*mlNodeState)(unsafe.Pointer(n)) }
+
+// checkMirror fails unless a member just started reads as alive, with a state change in the
+// last minute: a changed layout would read garbage there.
+func checkMirror(m *memberlist.Memberlist) error {
+	st := mirror(m.LocalNode())
+	if st.State != memberlist.StateAlive || time.Since(st.StateChange) < 0 || time.Since(st.StateChange) > time.Minute {
+		return fmt.Errorf("memberlist's nodeState layout is not v0.7.0's: state %v, changed %v", st.State, st.StateChange)
+	}
+	return nil
+}
+
+func (s mlMember) States() map[string]string {
+	out := map[string]string{}
+	for _, n := range s.m.Members() {
+		if mirror(n).State == memberlist.StateSuspect {
+			out[n.Name] = "suspect"
+		} else {
+			out[n.Name] = "alive"
+		}
+	}
+	return out
+}
+
 // mlEvents feeds a memberlist member's events to the tally.
 type mlEvents struct {
 	self string
@@ -163,17 +220,17 @@ func (e mlEvents) NotifyUpdate(*memberlist.Node) {}
 // memberlist's Node.State is not updated before this call.
 func (e mlEvents) NotifyLeave(n *memberlist.Node) { e.t.leave(e.self, n.Name, true) }
 
-// mlLog counts, from memberlist's log lines, the suspicions a member originates
+// mlLog counts, from memberlist's log lines, the suspicions member self originates
 // ("Suspect X has failed, no acks received") and the ones that run out ("Marking X as
 // failed, suspect timeout reached").
-func mlLog(t *tally) io.Writer {
+func mlLog(t *tally, self string) io.Writer {
 	r, w := io.Pipe()
 	go func() {
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			line := sc.Text()
 			if i := strings.Index(line, "memberlist: Suspect "); i >= 0 && strings.Contains(line, "has failed, no acks received") {
-				t.suspected(strings.Fields(line[i+len("memberlist: Suspect "):])[0])
+				t.suspected(self, strings.Fields(line[i+len("memberlist: Suspect "):])[0])
 			} else if i := strings.Index(line, "memberlist: Marking "); i >= 0 && strings.Contains(line, "suspect timeout reached") {
 				t.timedOut(strings.Fields(line[i+len("memberlist: Marking "):])[0])
 			}
@@ -187,6 +244,7 @@ type mlCounted struct {
 	*memberlist.NetTransport
 	t       *tally
 	streams chan net.Conn
+	dialer  net.Dialer // from the member's own address, as memberlist's transport does not
 }
 
 func (c *mlCounted) WriteTo(b []byte, addr string) (time.Time, error) {
@@ -204,15 +262,13 @@ func (c *mlCounted) WriteToAddress(b []byte, a memberlist.Address) (time.Time, e
 }
 
 func (c *mlCounted) DialAddressTimeout(a memberlist.Address, d time.Duration) (net.Conn, error) {
-	conn, err := c.NetTransport.DialAddressTimeout(a, d)
-	if err != nil {
-		return nil, err
-	}
-	return countedConn{conn, c.t}, nil
+	return c.DialTimeout(a.Addr, d)
 }
 
 func (c *mlCounted) DialTimeout(addr string, d time.Duration) (net.Conn, error) {
-	conn, err := c.NetTransport.DialTimeout(addr, d)
+	dialer := c.dialer
+	dialer.Timeout = d
+	conn, err := dialer.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -245,14 +301,15 @@ func (s *mlSuspects) IncrCounterWithLabels(key []string, _ float32, _ []metrics.
 	}
 }
 
-func startMemberlist(name string, t *tally) (member, error) {
+func startMemberlist(name, ip string, t *tally) (member, error) {
 	mlSuspectSink.t.Store(t)
 	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
-		BindAddrs: []string{"127.0.0.1"}, BindPort: 0, Logger: log.New(io.Discard, "", 0)})
+		BindAddrs: []string{ip}, BindPort: 0, Logger: log.New(io.Discard, "", 0)})
 	if err != nil {
 		return nil, err
 	}
-	tr := &mlCounted{NetTransport: nt, t: t, streams: make(chan net.Conn)}
+	tr := &mlCounted{NetTransport: nt, t: t, streams: make(chan net.Conn),
+		dialer: net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}}
 	go func() {
 		for conn := range nt.StreamCh() {
 			tr.streams <- countedConn{conn, t}
@@ -260,14 +317,18 @@ func startMemberlist(name string, t *tally) (member, error) {
 	}()
 	c := memberlist.DefaultLocalConfig()
 	c.Name = name
-	c.BindAddr = "127.0.0.1"
+	c.BindAddr = ip
 	c.BindPort = nt.GetAutoBindPort()
 	c.Transport = tr
 	c.Events = mlEvents{name, t}
-	c.LogOutput = mlLog(t)
+	c.LogOutput = mlLog(t, name)
 	m, err := memberlist.Create(c)
 	if err != nil {
 		nt.Shutdown()
+		return nil, err
+	}
+	if err := checkMirror(m); err != nil {
+		m.Shutdown()
 		return nil, err
 	}
 	return mlMember{m}, nil

@@ -14,6 +14,11 @@
 // With -loss, 64 members run 60 s with that fraction of all packets (UDP and TCP) dropped by
 // an nftables rule in a private network namespace (the program re-runs itself under `unshare -n`; it
 // needs root and the nft command: `apt-get install nftables`), nobody failing.
+//
+// With -rapid, the Rapid paper's asymmetric faults run in the namespace too (see rapid.go),
+// once per seed, and a second table reports them:
+//
+//	go run ./cmd/compare -n '' -rapid ingress-loss,flipflop -rapid-seeds 1,2
 package main
 
 import (
@@ -71,6 +76,7 @@ type result struct {
 	FalseSuspicions  int     `json:"false_suspicions"`
 	FalseTimeouts    int     `json:"false_suspicion_timeouts"`
 	FalseDeadMembers int     `json:"healthy_members_declared_dead"`
+	FalseHeldOut     int     `json:"healthy_members_held_out"` // as flapping (swim's FlapHoldDown)
 }
 
 func main() {
@@ -83,13 +89,31 @@ func main() {
 	asJSON := flag.Bool("json", false, "print JSON lines instead of a table")
 	libs := flag.String("libs", "swim,memberlist", "libraries to run")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the steady-state windows to this file")
+	rapid := flag.String("rapid", "", "asymmetric fault scenarios to run: ingress-loss, flipflop")
+	var rc rapidConfig
+	flag.IntVar(&rc.Nodes, "rapid-n", 64, "members in the rapid scenarios")
+	flag.IntVar(&rc.Faulty, "rapid-faulty", 0, "faulty members (0: 1 for ingress-loss, 3 for flipflop)")
+	flag.Float64Var(&rc.Loss, "ingress-loss", 0.8, "ingress-loss: the share of packets to a faulty member dropped")
+	flag.DurationVar(&rc.FlipEvery, "flip-every", 20*time.Second, "flipflop: how long each cut and each restore lasts")
+	flag.DurationVar(&rc.Duration, "rapid-duration", 0, "length of a rapid scenario (0: 90 s for ingress-loss, 120 s for flipflop)")
+	seeds := flag.String("rapid-seeds", "1,2", "seeds picking the faulty members, one run per seed")
 	flag.Parse()
 
-	if pct := os.Getenv("COMPARE_INSIDE_NETNS"); pct != "" {
-		// The re-run inside the namespace: one loss level, JSON out.
-		p, _ := strconv.Atoi(pct)
+	if mode := os.Getenv("COMPARE_INSIDE_NETNS"); mode != "" {
+		// The re-run inside the namespace: one loss level or one rapid run, JSON out.
+		scenario, arg, _ := strings.Cut(mode, ":")
 		for _, lib := range pick(*libs) {
-			r, err := runLoss(lib, *lossN, p, *lossFor)
+			var r any
+			var err error
+			if scenario == "loss" {
+				p, _ := strconv.Atoi(arg)
+				r, err = runLoss(lib, *lossN, p, *lossFor)
+			} else {
+				c := rc
+				c.Scenario = scenario
+				c.Seed, _ = strconv.ParseUint(arg, 10, 64)
+				r, err = runRapid(lib, c.defaults())
+			}
 			if err != nil {
 				fail("%s: %v", lib.name, err)
 			}
@@ -125,19 +149,64 @@ func main() {
 			fail("bad -loss %q", f)
 		}
 		fmt.Fprintf(os.Stderr, "loss %.0f%% n=%d in a network namespace ...\n", frac*100, *lossN)
-		rs, err := inNamespace(int(frac*100+0.5), *lossN, *lossFor, *libs)
+		out, err := inNamespace(fmt.Sprintf("loss:%d", int(frac*100+0.5)), *libs,
+			"-loss-n", strconv.Itoa(*lossN), "-loss-duration", lossFor.String())
 		if err != nil {
 			fail("loss %v: %v", f, err)
 		}
-		results = append(results, rs...)
+		results = append(results, decodeAll[result](out)...)
+	}
+	var rapids []rapidResult
+	for _, sc := range strings.Split(*rapid, ",") {
+		if sc == "" {
+			continue
+		}
+		if sc != rapidIngressLoss && sc != rapidFlipflop {
+			fail("bad -rapid %q: ingress-loss or flipflop", sc)
+		}
+		for _, seed := range strings.Split(*seeds, ",") {
+			fmt.Fprintf(os.Stderr, "%s n=%d seed %s in a network namespace ...\n", sc, rc.Nodes, seed)
+			out, err := inNamespace(sc+":"+seed, *libs, "-rapid-n", strconv.Itoa(rc.Nodes),
+				"-rapid-faulty", strconv.Itoa(rc.Faulty), "-ingress-loss", strconv.FormatFloat(rc.Loss, 'g', -1, 64),
+				"-flip-every", rc.FlipEvery.String(), "-rapid-duration", rc.Duration.String())
+			if err != nil {
+				fail("%s seed %s: %v", sc, seed, err)
+			}
+			rapids = append(rapids, decodeAll[rapidResult](out)...)
+		}
 	}
 	if *asJSON {
 		for _, r := range results {
 			json.NewEncoder(os.Stdout).Encode(r)
 		}
+		for _, r := range rapids {
+			json.NewEncoder(os.Stdout).Encode(r)
+		}
 		return
 	}
-	printTable(results)
+	if len(results) > 0 {
+		printTable(results)
+	}
+	if len(rapids) > 0 {
+		if len(results) > 0 {
+			fmt.Println()
+		}
+		printRapidTable(rapids)
+	}
+}
+
+// decodeAll decodes a run's JSON lines.
+func decodeAll[T any](out []byte) []T {
+	var rs []T
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var r T
+		if err := dec.Decode(&r); err != nil {
+			fail("reading a namespace run's output: %v", err)
+		}
+		rs = append(rs, r)
+	}
+	return rs
 }
 
 func pick(names string) []library {
@@ -150,12 +219,12 @@ func pick(names string) []library {
 	return out
 }
 
-// startCluster starts n members and joins them all, at once, to the first. It returns the
-// members and when the last Join returned.
-func startCluster(lib library, n int, t *tally) ([]member, time.Time, error) {
+// startCluster starts n members, member i bound to addr(i), and joins them all, at once, to
+// the first. It returns the members and when the last Join returned.
+func startCluster(lib library, n int, t *tally, addr func(int) string) ([]member, time.Time, error) {
 	ms := make([]member, n)
 	for i := range n {
-		m, err := lib.start(fmt.Sprintf("%s-%03d", lib.name, i), t)
+		m, err := lib.start(fmt.Sprintf("%s-%03d", lib.name, i), addr(i), t)
 		if err != nil {
 			return nil, time.Time{}, err
 		}
@@ -233,7 +302,7 @@ func steadyWindow(t *tally, n int, d time.Duration, r *result) {
 
 // joinAndSettle starts a cluster, records how it converges, and waits for it to settle.
 func joinAndSettle(lib library, n int, t *tally, r *result) ([]member, error) {
-	ms, joined, err := startCluster(lib, n, t)
+	ms, joined, err := startCluster(lib, n, t, func(int) string { return "127.0.0.1" })
 	if err != nil {
 		return ms, err
 	}
@@ -286,6 +355,7 @@ func runNormal(lib library, n int, steady time.Duration) (result, error) {
 		r.DetectedS = -1
 	}
 	r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers = t.falseAlarms()
+	r.FalseHeldOut = t.falseHeldOut()
 	return r, nil
 }
 
@@ -311,6 +381,7 @@ func runLoss(lib library, n, pct int, d time.Duration) (result, error) {
 	steadyWindow(t, n, d, &r)
 	r.DetectedS = -1
 	r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers = t.falseAlarms()
+	r.FalseHeldOut = t.falseHeldOut()
 	return r, nil
 }
 
@@ -323,8 +394,8 @@ func nft(args ...string) error {
 }
 
 // inNamespace re-runs this program in a new network namespace with loopback up and an empty
-// nftables output chain, for one loss level.
-func inNamespace(pct, n int, d time.Duration, libs string) ([]result, error) {
+// nftables output chain, for one loss level or one rapid run (mode), and returns its output.
+func inNamespace(mode, libs string, args ...string) ([]byte, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("the loss scenario needs root (for unshare -n and nft)")
 	}
@@ -335,32 +406,20 @@ func inNamespace(pct, n int, d time.Duration, libs string) ([]result, error) {
 	if err != nil {
 		return nil, err
 	}
-	script := fmt.Sprintf(`set -e
+	script := `set -e
 ip link set lo up
 nft add table inet compare
 nft add chain inet compare out '{ type filter hook output priority 0; }'
-exec %q -loss-n %d -loss-duration %s -libs %s -settle %s`, self, n, d, libs, settle)
-	cmd := exec.Command("unshare", "-n", "sh", "-c", script)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("COMPARE_INSIDE_NETNS=%d", pct))
+exec "$@"`
+	argv := append([]string{"-n", "sh", "-c", script, "sh", self, "-libs", libs, "-settle", settle.String()}, args...)
+	cmd := exec.Command("unshare", argv...)
+	cmd.Env = append(os.Environ(), "COMPARE_INSIDE_NETNS="+mode)
 	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, err
-	}
-	var rs []result
-	dec := json.NewDecoder(strings.NewReader(string(out)))
-	for dec.More() {
-		var r result
-		if err := dec.Decode(&r); err != nil {
-			return nil, err
-		}
-		rs = append(rs, r)
-	}
-	return rs, nil
+	return cmd.Output()
 }
 
 func printTable(rs []result) {
-	fmt.Println("| library | n | loss | converged: median / last (s) | all see crash dead (s) | bytes/node/s (of which TCP) | packets/node/s | CPU ms/node/s | suspect observations | suspicions raised (ran out) | healthy members declared dead |")
+	fmt.Println("| library | n | loss | converged: median / last (s) | all see crash dead (s) | bytes/node/s (of which TCP) | packets/node/s | CPU ms/node/s | suspect observations | suspicions raised (ran out) | healthy members declared dead (held out) |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	sec := func(v float64) string {
 		if v < 0 {
@@ -373,10 +432,10 @@ func printTable(rs []result) {
 		if r.Loss > 0 {
 			detected = "-"
 		}
-		fmt.Printf("| %s | %d | %.0f%% | %s / %s | %s | %.0f (%.0f) | %.1f | %.2f | %d | %d (%d) | %d |\n",
+		fmt.Printf("| %s | %d | %.0f%% | %s / %s | %s | %.0f (%.0f) | %.1f | %.2f | %d | %d (%d) | %d (%d) |\n",
 			r.Library, r.Nodes, r.Loss*100, sec(r.ConvergedMedianS), sec(r.ConvergedLastS), detected,
 			r.BytesPerNodeS, r.StreamBytesNodeS, r.PacketsPerNodeS, r.CPUPerNodeS*1000,
-			r.SuspectObs, r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers)
+			r.SuspectObs, r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers, r.FalseHeldOut)
 	}
 }
 

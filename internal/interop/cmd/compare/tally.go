@@ -32,12 +32,23 @@ type tally struct {
 	// suspicions and timeouts count what members originated about others: a probe that
 	// got no ack, and a suspicion that ran out.
 	suspicions, timeouts map[string]int
+	// held lists, per subject, the observers that held it out of their view as flapping
+	// (swim's Config.FlapHoldDown).
+	held map[string]map[string]bool
+
+	// The rapid scenarios' books, kept once faulty is set: suspicions faulty members raised
+	// of healthy ones, and, for healthy observers, the events they delivered and the joins
+	// of each faulty member (its returns to the application's view).
+	faulty      map[string]bool
+	accusations int
+	appEvents   int
+	viewReturns map[[2]string]int // {observer, subject}
 }
 
 func newTally(n int) *tally {
 	return &tally{views: map[string]map[string]bool{}, converged: map[string]time.Time{}, want: n - 1,
 		deadAt: map[string]time.Time{}, deaths: map[string]map[string]bool{},
-		suspicions: map[string]int{}, timeouts: map[string]int{}}
+		suspicions: map[string]int{}, timeouts: map[string]int{}, held: map[string]map[string]bool{}}
 }
 
 func (t *tally) join(observer, subject string) {
@@ -53,6 +64,12 @@ func (t *tally) join(observer, subject string) {
 		t.views[observer] = v
 	}
 	v[subject] = true
+	if t.faulty != nil && !t.faulty[observer] {
+		t.appEvents++
+		if t.faulty[subject] {
+			t.viewReturns[[2]string{observer, subject}]++
+		}
+	}
 	if len(v) == t.want {
 		if _, ok := t.converged[observer]; !ok {
 			t.converged[observer] = now
@@ -68,6 +85,9 @@ func (t *tally) leave(observer, subject string, dead bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.views[observer], subject)
+	if t.faulty != nil && !t.faulty[observer] {
+		t.appEvents++
+	}
 	if !dead {
 		return
 	}
@@ -82,10 +102,33 @@ func (t *tally) leave(observer, subject string, dead bool) {
 	}
 }
 
-func (t *tally) suspected(subject string) {
+// heldOut records observer holding subject out of its view as flapping.
+func (t *tally) heldOut(observer, subject string) {
+	t.leave(observer, subject, false)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.held[subject] == nil {
+		t.held[subject] = map[string]bool{}
+	}
+	t.held[subject][observer] = true
+}
+
+func (t *tally) suspected(accuser, subject string) {
 	t.mu.Lock()
 	t.suspicions[subject]++
+	if t.faulty[accuser] && !t.faulty[subject] {
+		t.accusations++
+	}
 	t.mu.Unlock()
+}
+
+// watchFaulty starts the rapid scenarios' books, with faulty as the afflicted members.
+func (t *tally) watchFaulty(faulty map[string]bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.faulty, t.viewReturns = faulty, map[[2]string]int{}
+	t.suspicions, t.timeouts = map[string]int{}, map[string]int{}
+	t.deaths, t.held = map[string]map[string]bool{}, map[string]map[string]bool{}
 }
 
 func (t *tally) timedOut(subject string) {
@@ -123,27 +166,40 @@ func (t *tally) allSeeDead(survivors int) (time.Time, bool) {
 	return last, true
 }
 
-// falseAlarms counts, over members other than the crashed ones, the suspicions originated,
-// the suspicions that ran out, and the distinct members declared dead by anyone.
+// falseAlarms counts, over healthy members (not crashed, not faulty), the suspicions
+// originated, the suspicions that ran out, and the distinct members declared dead by anyone.
 func (t *tally) falseAlarms() (suspicions, timeouts, deadMembers int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	healthy := func(s string) bool { return !slices.Contains(t.killed, s) && !t.faulty[s] }
 	for s, n := range t.suspicions {
-		if !slices.Contains(t.killed, s) {
+		if healthy(s) {
 			suspicions += n
 		}
 	}
 	for s, n := range t.timeouts {
-		if !slices.Contains(t.killed, s) {
+		if healthy(s) {
 			timeouts += n
 		}
 	}
 	for s, obs := range t.deaths {
-		if !slices.Contains(t.killed, s) && len(obs) > 0 {
+		if healthy(s) && len(obs) > 0 {
 			deadMembers++
 		}
 	}
 	return
+}
+
+// falseHeldOut counts the healthy members someone held out of its view as flapping.
+func (t *tally) falseHeldOut() (members int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for s, obs := range t.held {
+		if !slices.Contains(t.killed, s) && !t.faulty[s] && len(obs) > 0 {
+			members++
+		}
+	}
+	return members
 }
 
 // resetTraffic zeroes the traffic counters (at the start of a measuring window).
