@@ -43,6 +43,7 @@ func main() {
 		ingress   = flag.Float64("ingress-loss", 0.8, "ingress-loss: share of the packets into a faulty member lost")
 		flipEvery = flag.Duration("flip-every", 20*time.Second, "flipflop: how long a faulty member's ingress stays cut, then restored")
 	)
+	flag.DurationVar(&flapHoldDown, "flap-hold-down", -1, "replace the preset's Config.FlapHoldDown (0 turns flap damping off, as in memberlist)")
 	flag.Parse()
 
 	ns, err := parseSizes(*sizes)

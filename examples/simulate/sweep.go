@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/swim-go/swim"
 )
@@ -153,17 +154,26 @@ func sweep(presets []string, sizes []int, scenarios []string, first uint64, seed
 	return nil
 }
 
+// flapHoldDown, when not negative, replaces the presets' Config.FlapHoldDown.
+var flapHoldDown time.Duration = -1
+
 // presetConfig returns a fresh config for a preset name.
 func presetConfig(name string) (*swim.Config, error) {
+	var cfg *swim.Config
 	switch name {
 	case "lan":
-		return swim.DefaultLANConfig(), nil
+		cfg = swim.DefaultLANConfig()
 	case "wan":
-		return swim.DefaultWANConfig(), nil
+		cfg = swim.DefaultWANConfig()
 	case "local":
-		return swim.DefaultLocalConfig(), nil
+		cfg = swim.DefaultLocalConfig()
+	default:
+		return nil, fmt.Errorf("unknown -config %q (want lan, wan or local)", name)
 	}
-	return nil, fmt.Errorf("unknown -config %q (want lan, wan or local)", name)
+	if flapHoldDown >= 0 {
+		cfg.FlapHoldDown = flapHoldDown
+	}
+	return cfg, nil
 }
 
 // splitList splits a comma-separated flag value.
