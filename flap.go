@@ -51,9 +51,12 @@ type flapState struct {
 // heldOut says the member is out of the application's view.
 func (m *member) heldOut() bool { return m.flap != nil && m.flap.heldOut }
 
-// hasRecord says f holds a flapping record worth keeping: a refutation, two deaths, a hold.
+// hasRecord says f holds a flapping record worth keeping: a refutation, a death, a hold.
+// A single death counts: a member that returns after this member reaped it would be learnt
+// afresh, its return not known as one (on real sockets a cut-off member's refutation often
+// arrives after GossipToTheDeadTime).
 func (f *flapState) hasRecord() bool {
-	return f != nil && (f.heldOut || f.recent[0] != 0 || f.deaths[1] != 0)
+	return f != nil && (f.heldOut || f.recent[0] != 0 || f.deaths[0] != 0)
 }
 
 // flapSuspect says the application's view shows the member suspect for flapping.

@@ -221,7 +221,8 @@ func TestLongPartitionRejoins(t *testing.T) {
 	s := newCluster(t, 8, seed, cfg)
 	s.RunFor(2 * time.Second)
 	s.Partition([]int{7}, []int{0, 1, 2, 3, 4, 5, 6})
-	s.RunFor(4 * cfg.GossipToTheDeadTime)
+	// A dead member is kept FlapHoldDown after its death (flap.go), then reaped.
+	s.RunFor(cfg.FlapHoldDown + 4*cfg.GossipToTheDeadTime)
 	_, known := s.State(0, 7)
 	require.False(t, known, "the cut-off member was reaped from the majority's table")
 	s.Heal()
