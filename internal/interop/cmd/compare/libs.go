@@ -1,7 +1,8 @@
 package main
 
-// The two libraries behind one interface, each on its default UDP/TCP transport wrapped to
-// count what it sends, with events and logs feeding the tally.
+// The two libraries behind one interface, each on its default UDP/TCP transport, with what
+// it sends counted (swim's from its metrics, memberlist's by wrapping its transport), and
+// events and logs feeding the tally.
 
 import (
 	"bufio"
@@ -11,7 +12,6 @@ import (
 	"log"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -101,60 +101,34 @@ func (h swimLog) Handle(_ context.Context, r slog.Record) error {
 func (h swimLog) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h swimLog) WithGroup(string) slog.Handler      { return h }
 
-// swimCounted is swim's transport, counting what it sends.
-type swimCounted struct {
-	*swim.NetTransport
-	t       *tally
-	streams chan net.Conn
-}
+// swimCounters counts what a swim member sends, and its suspect observations, from its
+// metrics: so swim runs on the transport it makes itself, as a program that sets no
+// Config.Transport does.
+type swimCounters struct{ t *tally }
 
-func (c *swimCounted) WriteTo(b []byte, to netip.AddrPort) (time.Time, error) {
-	c.t.packets.Add(1)
-	c.t.bytes.Add(int64(len(b)))
-	return c.NetTransport.WriteTo(b, to)
-}
-
-func (c *swimCounted) DialTimeout(to netip.AddrPort, d time.Duration) (net.Conn, error) {
-	conn, err := c.NetTransport.DialTimeout(to, d)
-	if err != nil {
-		return nil, err
-	}
-	return countedConn{conn, c.t}, nil
-}
-
-func (c *swimCounted) StreamCh() <-chan net.Conn { return c.streams }
-
-// swimSuspects counts a swim member's suspect observations.
-type swimSuspects struct{ t *tally }
-
-func (s swimSuspects) IncrCounter(name string, _ float64, _ []swim.Label) {
-	if name == swim.MetricMemberSuspect {
+func (s swimCounters) IncrCounter(name string, v float64, _ []swim.Label) {
+	switch name {
+	case swim.MetricMemberSuspect:
 		s.t.suspectObs.Add(1)
+	case swim.MetricPacketSent:
+		s.t.packets.Add(1)
+		s.t.bytes.Add(int64(v))
+	case swim.MetricStreamSent:
+		s.t.streamBytes.Add(int64(v))
 	}
 }
-func (swimSuspects) SetGauge(string, float64, []swim.Label)  {}
-func (swimSuspects) AddSample(string, float64, []swim.Label) {}
+func (swimCounters) SetGauge(string, float64, []swim.Label)  {}
+func (swimCounters) AddSample(string, float64, []swim.Label) {}
 
 func startSwim(name, ip string, t *tally) (member, error) {
-	nt, err := swim.NewNetTransport(ip, 0, 1024, nil)
-	if err != nil {
-		return nil, err
-	}
-	tr := &swimCounted{NetTransport: nt, t: t, streams: make(chan net.Conn)}
-	go func() {
-		for conn := range nt.StreamCh() {
-			tr.streams <- countedConn{conn, t}
-		}
-	}()
 	c := swim.DefaultLocalConfig()
 	c.Name = name
-	c.Transport = tr
+	c.BindAddr, c.BindPort = ip, 0
 	c.Events = swimEvents{name, t}
 	c.Logger = slog.New(swimLog{t, name})
-	c.Metrics = swimSuspects{t}
+	c.Metrics = swimCounters{t}
 	m, err := swim.Create(c)
 	if err != nil {
-		nt.Shutdown()
 		return nil, err
 	}
 	return swimMember{m}, nil

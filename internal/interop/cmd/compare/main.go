@@ -419,7 +419,7 @@ exec "$@"`
 }
 
 func printTable(rs []result) {
-	fmt.Println("| library | n | loss | converged: median / last (s) | all see crash dead (s) | bytes/node/s (of which TCP) | packets/node/s | CPU ms/node/s | suspect observations | suspicions raised (ran out) | healthy members declared dead (held out) |")
+	fmt.Println("| library | n | loss | converged: median / last (s) | all see crash dead (s) | UDP bytes/node/s (TCP) | packets/node/s | CPU ms/node/s | suspect observations | suspicions raised (ran out) | healthy members declared dead (held out) |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	sec := func(v float64) string {
 		if v < 0 {

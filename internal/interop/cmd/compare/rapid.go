@@ -16,6 +16,7 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -184,11 +185,13 @@ type sampler struct {
 	faulty    []string
 	last      [][]string // [observer][faulty]: "alive", "suspect" or "out"
 	returns   [][]int
+	changes   [][][]string // [observer][faulty]: "12.3s suspect" for each change seen
 	sizes     []map[int]bool
+	start     time.Time
 }
 
 func newSampler(ms []member, observers []int, faulty []string) *sampler {
-	s := &sampler{ms: ms, observers: observers, faulty: faulty}
+	s := &sampler{ms: ms, observers: observers, faulty: faulty, start: time.Now()}
 	for range observers {
 		last := make([]string, len(faulty))
 		for j := range last {
@@ -196,6 +199,7 @@ func newSampler(ms []member, observers []int, faulty []string) *sampler {
 		}
 		s.last = append(s.last, last)
 		s.returns = append(s.returns, make([]int, len(faulty)))
+		s.changes = append(s.changes, make([][]string, len(faulty)))
 		s.sizes = append(s.sizes, map[int]bool{})
 	}
 	return s
@@ -213,17 +217,24 @@ func (s *sampler) sample() {
 			if st == "alive" && s.last[o][j] != "alive" {
 				s.returns[o][j]++
 			}
+			if st != s.last[o][j] {
+				s.changes[o][j] = append(s.changes[o][j], fmt.Sprintf("%.1fs %s", time.Since(s.start).Seconds(), st))
+			}
 			s.last[o][j] = st
 		}
 	}
 }
 
 func (s *sampler) report(r *rapidResult) {
-	for o := range s.observers {
+	for o, i := range s.observers {
 		r.ViewSizes = max(r.ViewSizes, len(s.sizes[o]))
-		for j := range s.faulty {
+		for j, name := range s.faulty {
 			r.Returns += s.returns[o][j]
 			r.ReturnsMax = max(r.ReturnsMax, s.returns[o][j])
+			if s.returns[o][j] > 1 {
+				fmt.Fprintf(os.Stderr, "%s: member %d saw %s back %d times: %s\n",
+					r.Library, i, name, s.returns[o][j], strings.Join(s.changes[o][j], ", "))
+			}
 		}
 	}
 	r.ReturnsMean = float64(r.Returns) / float64(len(s.observers)*len(s.faulty))
