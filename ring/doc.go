@@ -1,0 +1,83 @@
+// Package ring is a consistent hash ring kept in step with swim membership, in the manner
+// of ringpop: every member of a cluster runs a Ring fed by its own membership events, so
+// each knows, without asking anyone, which member owns a key (a user, a shard, a lock).
+// Members that see the same membership agree on every key; when a member joins or leaves,
+// only about 1/n of the keys move, and only to or from it.
+//
+// # Using it
+//
+// Make a Ring and install it as the member's event delegate; it adds a member on
+// NotifyJoin, removes it on NotifyLeave (dead, left, or held out for flapping) and takes
+// its new address or metadata on NotifyUpdate:
+//
+//	r := ring.New(ring.Config{})
+//	cfg := swim.DefaultLANConfig()
+//	cfg.Events = r // or swim.EventDelegates{r, &swim.ChannelEventDelegate{Ch: events}}
+//	m, err := swim.Create(cfg)
+//	...
+//	owner, ok := r.Lookup("user:42")     // the member that owns the key
+//	replicas := r.LookupN("user:42", 3)   // it, then the next two distinct members
+//	if owner.Name == cfg.Name { ... handle it here ... } else { ... forward to owner.Address() ... }
+//
+// Add, Remove and Batch change the ring directly (a static member list, tests). Checksum
+// summarises the membership that places keys: exchange it to see whether two members'
+// rings agree.
+//
+// # Lookups and changes
+//
+// Lookup, LookupN, LookupBounded, Members, Len and Checksum read an immutable snapshot
+// through one atomic load: they take no lock, never wait for a change, and are safe from
+// any goroutine; Lookup and LookupBounded allocate nothing. A change builds a new snapshot
+// and swaps it in. Changes are batched so that a burst costs one rebuild, not one per
+// member: Add and Remove apply all the members they are given at once, Batch applies a
+// list of changes at once, and events are queued and applied by a goroutine of the ring's
+// own, which takes everything that arrived while it was rebuilding into its next batch (it
+// exits when the queue is empty). Add, Remove and Batch are visible to every lookup that
+// starts after they return; an event is visible shortly after it returns, and Sync waits
+// for it.
+//
+// # Placement
+//
+// Each member owns VirtualNodes points on a 64-bit circle, hashed from its name and the
+// point's number; a key belongs to the owner of the first point at or after the key's
+// hash. Points depend only on names, so the order members arrive in, and their addresses,
+// change nothing; equal points are ordered by name. The points are kept in a sorted array,
+// owners in a parallel array of slot numbers, with a jump table over the hash's top bits
+// that narrows a lookup to one or two points, so a lookup is a few memory reads.
+//
+// The hash is xxhash64 (github.com/cespare/xxhash/v2) unless Config.Hash says otherwise.
+// Every member must hash alike, in every process and every version, or rings disagree:
+// xxhash64 is specified and stable, fast (and hashes a string without copying it), and well
+// kept and widely used (Prometheus' client among many). hash/maphash is seeded per process
+// by design, so two processes would place keys differently; hash/fnv is stable but reads a
+// byte at a time.
+//
+// DefaultVirtualNodes is 512: over 200 sets of 100 member names and 1,000,000 keys, the
+// busiest member held at most 1.23 times the mean keys (median 1.11), where 256 points went
+// over 1.25 for one set in 200. Measured by TestBalanceTable (go test -run TestBalanceTable
+// -v ./ring -args -ring.table -ring.sets=200); 100 members, 1,000,000 keys, 20 name sets:
+//
+//	VirtualNodes  max/mean: node-NNN  median  worst  snapshot bytes
+//	          16             1.537    1.686  2.046          40308
+//	          64             1.249    1.307  1.408         110196
+//	         128             1.184    1.230  1.304         203380
+//	         256             1.191    1.158  1.230         389748
+//	         512             1.132    1.113  1.183         762484
+//	        1024             1.081    1.079  1.099        1507956
+//
+// A snapshot takes about 15 bytes a point: 8 for the point, 4 for its owner, 2 to 4 for the
+// jump table.
+//
+// Config.Weight scales a member's points, for example by a capacity read from its
+// metadata; a weight of zero drains a member without removing it.
+//
+// # Bounded loads
+//
+// LookupBounded implements consistent hashing with bounded loads (Mirrokni, Thorup and
+// Zadimoghaddam, 2016): a key goes to the first member in ring order from its point that
+// holds fewer than ceil(c*(m+1)/n) of the m keys placed so far (weighted by points), so no
+// member ever holds more than c times the mean. Where a key lands then depends on the keys
+// placed before it, so it needs the loads, which the caller keeps in a Loads and records
+// each placement in; it suits one placer (a leader assigning shards) rather than every
+// member answering on its own, which is what Lookup is for.
+package ring
