@@ -58,7 +58,7 @@ func loadsOf(r *Ring, n int) map[string]int {
 	var buf []byte
 	for i := range n {
 		buf = key(buf, i)
-		counts[s.owners[s.search(r.hash(buf))]]++
+		counts[s.points[s.search(r.hash(buf))].owner]++
 	}
 	out := make(map[string]int)
 	for _, o := range s.sorted {

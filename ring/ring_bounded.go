@@ -73,12 +73,12 @@ func (r *Ring) LookupBounded(key string, loads *Loads) (swim.Node, bool) {
 		if i == len(s.points) {
 			i = 0
 		}
-		sl := &s.slots[s.owners[i]]
+		sl := &s.slots[s.points[i].owner]
 		if float64(loads.Load(sl.node.Name)) < math.Ceil(cm*float64(sl.points)/total) {
 			return sl.node, true
 		}
 	}
 	// Unreachable while loads counts only placements (the bounds add up to more), but a
 	// caller's loads is input: fall back to the plain owner.
-	return s.slots[s.owners[start]].node, true
+	return s.slots[s.points[start].owner].node, true
 }

@@ -157,9 +157,9 @@ func (r *Ring) apply(ops []op) {
 	r.builds.Add(1)
 
 	if len(dirty) == 0 {
-		next.points, next.owners, next.jump, next.shift = old.points, old.owners, old.jump, old.shift
+		next.points, next.jump, next.shift = old.points, old.jump, old.shift
 	} else {
-		r.mergePoints(old, next, isDirty, dirty)
+		r.mergePoints(old, next, dirty)
 		next.jump, next.shift = buildJump(next.points)
 	}
 	if names || len(dirty) > 0 {
@@ -188,17 +188,11 @@ func (r *Ring) allocSlot(next *snapshot) uint32 {
 	return uint32(len(next.slots) - 1)
 }
 
-// entry is a point with its owner, while a batch is merged.
-type entry struct {
-	point uint64
-	owner uint32
-}
-
-// mergePoints fills next.points and next.owners: old's points minus those of dirty slots,
-// merged with the dirty slots' points as next has them. Equal points are ordered by their
-// owners' names, so the result depends only on the members, not on the order they came.
-func (r *Ring) mergePoints(old, next *snapshot, isDirty map[uint32]bool, dirty []uint32) {
-	var fresh []entry
+// mergePoints fills next.points: old's points minus those of dirty slots, merged with the
+// dirty slots' points as next has them. Equal points are ordered by their owners' names, so
+// the result depends only on the members, not on the order they came.
+func (r *Ring) mergePoints(old, next *snapshot, dirty []uint32) {
+	var fresh []point
 	var buf []byte
 	for _, s := range dirty {
 		sl := next.slots[s]
@@ -209,23 +203,17 @@ func (r *Ring) mergePoints(old, next *snapshot, isDirty map[uint32]bool, dirty [
 		buf = append(buf, 0, 0, 0, 0)
 		for j := range sl.points {
 			binary.LittleEndian.PutUint32(buf[len(buf)-4:], uint32(j))
-			fresh = append(fresh, entry{r.hash(buf), s})
+			fresh = append(fresh, newPoint(r.hash(buf), s))
 		}
 	}
-	less := func(a, b entry) int {
-		if c := cmp.Compare(a.point, b.point); c != 0 {
+	less := func(a, b point) int {
+		if c := cmp.Compare(a.hash(), b.hash()); c != 0 {
 			return c
 		}
 		return strings.Compare(next.slots[a.owner].node.Name, next.slots[b.owner].node.Name)
 	}
 	slices.SortFunc(fresh, less)
 
-	total := len(fresh)
-	for _, o := range old.owners {
-		if !isDirty[o] {
-			total++
-		}
-	}
 	// A map lookup per old point is too slow for big rings: mark dirty slots in a slice.
 	drop := make([]bool, len(old.slots))
 	for _, s := range dirty {
@@ -233,33 +221,31 @@ func (r *Ring) mergePoints(old, next *snapshot, isDirty map[uint32]bool, dirty [
 			drop[s] = true
 		}
 	}
-	next.points = make([]uint64, 0, total)
-	next.owners = make([]uint32, 0, total)
+	total := len(fresh)
+	for _, p := range old.points {
+		if !drop[p.owner] {
+			total++
+		}
+	}
+	next.points = make([]point, 0, total)
 	i := 0
-	for k, p := range old.points {
-		o := old.owners[k]
-		if drop[o] {
+	for _, p := range old.points {
+		if drop[p.owner] {
 			continue
 		}
-		e := entry{p, o}
-		for i < len(fresh) && less(fresh[i], e) < 0 {
-			next.points = append(next.points, fresh[i].point)
-			next.owners = append(next.owners, fresh[i].owner)
+		for i < len(fresh) && less(fresh[i], p) < 0 {
+			next.points = append(next.points, fresh[i])
 			i++
 		}
 		next.points = append(next.points, p)
-		next.owners = append(next.owners, o)
 	}
-	for ; i < len(fresh); i++ {
-		next.points = append(next.points, fresh[i].point)
-		next.owners = append(next.owners, fresh[i].owner)
-	}
+	next.points = append(next.points, fresh[i:]...)
 }
 
 // buildJump returns the jump table over points and the shift that takes a hash to its
 // bucket. It has 2^b buckets for the largest 2^b <= len(points), so one or two points a
-// bucket on average, and 4 to 8 bytes a point.
-func buildJump(points []uint64) ([]uint32, uint) {
+// bucket on average, and 2 to 4 bytes a point.
+func buildJump(points []point) ([]uint32, uint) {
 	if len(points) == 0 {
 		return nil, 0
 	}
@@ -268,7 +254,7 @@ func buildJump(points []uint64) ([]uint32, uint) {
 	jump := make([]uint32, 1<<b+1)
 	j := 0
 	for bucket := range uint64(1) << b {
-		for j < len(points) && points[j]>>shift < bucket {
+		for j < len(points) && points[j].hash()>>shift < bucket {
 			j++
 		}
 		jump[bucket] = uint32(j)
