@@ -41,3 +41,31 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRebuild measures what a change costs: one member joining or leaving a ring of
+// 100 or 1,000 members (each op one rebuild, alternately adding and removing it), and a
+// ring of 100 or 1,000 members built in one Add.
+func BenchmarkRebuild(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		nodes := members("node", n)
+		b.Run("join-or-leave/members="+strconv.Itoa(n), func(b *testing.B) {
+			r := New(Config{})
+			r.Add(nodes...)
+			newcomer := members("newcomer", 1)[0]
+			i := 0
+			for b.Loop() {
+				if i%2 == 0 {
+					r.Add(newcomer)
+				} else {
+					r.Remove(newcomer.Name)
+				}
+				i++
+			}
+		})
+		b.Run("all-at-once/members="+strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				New(Config{}).Add(nodes...)
+			}
+		})
+	}
+}

@@ -120,7 +120,32 @@ func (r *Ring) flush() {
 func (r *Ring) apply(ops []op) {
 	old := r.snap.Load()
 	next := &snapshot{slots: slices.Clone(old.slots)}
-	var dirty []uint32 // slots whose points change, once each
+	dirty, renamed := r.applyOps(next, ops)
+	r.builds.Add(1)
+
+	if len(dirty) == 0 {
+		next.points, next.jump, next.shift = old.points, old.jump, old.shift
+	} else {
+		r.mergePoints(old, next, dirty)
+		next.jump, next.shift = buildJump(next.points)
+	}
+	if renamed || len(dirty) > 0 {
+		next.sorted = sortedSlots(next.slots)
+		next.checksum = r.checksum(next)
+	} else {
+		next.sorted, next.checksum = old.sorted, old.checksum
+	}
+	for _, s := range next.slots {
+		if s.points > 0 {
+			next.holders++
+		}
+	}
+	r.snap.Store(next)
+}
+
+// applyOps applies ops, in order, to next's slots and to the name index. It returns the
+// slots whose points change, once each, and whether the set of names changed.
+func (r *Ring) applyOps(next *snapshot, ops []op) (dirty []uint32, renamed bool) {
 	isDirty := make(map[uint32]bool)
 	mark := func(s uint32) {
 		if !isDirty[s] {
@@ -128,7 +153,6 @@ func (r *Ring) apply(ops []op) {
 			dirty = append(dirty, s)
 		}
 	}
-	names := false // whether the set of names changed
 	for _, o := range ops {
 		if o.remove {
 			s, ok := r.index[o.name]
@@ -139,7 +163,7 @@ func (r *Ring) apply(ops []op) {
 			next.slots[s] = slot{}
 			r.free = append(r.free, s)
 			mark(s)
-			names = true
+			renamed = true
 			continue
 		}
 		p := r.pointsFor(o.node)
@@ -147,34 +171,14 @@ func (r *Ring) apply(ops []op) {
 		if !ok {
 			s = r.allocSlot(next)
 			r.index[o.node.Name] = s
-			names = true
+			renamed = true
 		}
 		if !ok || next.slots[s].points != p {
 			mark(s)
 		}
 		next.slots[s] = slot{node: o.node, points: p, used: true}
 	}
-	r.builds.Add(1)
-
-	if len(dirty) == 0 {
-		next.points, next.jump, next.shift = old.points, old.jump, old.shift
-	} else {
-		r.mergePoints(old, next, dirty)
-		next.jump, next.shift = buildJump(next.points)
-	}
-	if names || len(dirty) > 0 {
-		next.sorted = sortedSlots(next.slots)
-		next.checksum = r.checksum(next)
-	} else {
-		next.sorted, next.checksum = old.sorted, old.checksum
-	}
-	next.holders = 0
-	for _, s := range next.slots {
-		if s.points > 0 {
-			next.holders++
-		}
-	}
-	r.snap.Store(next)
+	return dirty, renamed
 }
 
 // allocSlot returns a free slot of next, reusing one a departed member left.
@@ -233,7 +237,9 @@ func (r *Ring) mergePoints(old, next *snapshot, dirty []uint32) {
 		if drop[p.owner] {
 			continue
 		}
-		for i < len(fresh) && less(fresh[i], p) < 0 {
+		// Most old points are not near a fresh one: compare hashes inline, names only on
+		// a tie.
+		for i < len(fresh) && fresh[i].hash() <= p.hash() && (fresh[i].hash() < p.hash() || less(fresh[i], p) < 0) {
 			next.points = append(next.points, fresh[i])
 			i++
 		}
@@ -252,14 +258,15 @@ func buildJump(points []point) ([]uint32, uint) {
 	b := uint(bits.Len(uint(len(points)))) - 1
 	shift := 64 - b // 64 when b is 0: every hash then shifts to bucket 0
 	jump := make([]uint32, 1<<b+1)
-	j := 0
-	for bucket := range uint64(1) << b {
-		for j < len(points) && points[j].hash()>>shift < bucket {
-			j++
+	filled := 0 // buckets before it have their first point
+	for j, p := range points {
+		for bucket := int(p.hash() >> shift); filled <= bucket; filled++ {
+			jump[filled] = uint32(j)
 		}
-		jump[bucket] = uint32(j)
 	}
-	jump[1<<b] = uint32(len(points))
+	for ; filled < len(jump); filled++ {
+		jump[filled] = uint32(len(points))
+	}
 	return jump, shift
 }
 
