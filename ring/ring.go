@@ -54,7 +54,8 @@ type Config struct {
 	// example from Node.Meta. A weight of zero, below zero or NaN keeps the member in
 	// Members but gives it no points (no key maps to it: a way to drain a member); a weight
 	// above MaxWeight counts as MaxWeight. Default: every member weighs 1. It must be a pure
-	// function of the Node, or two rings with the same members disagree.
+	// function of the Node, or two rings with the same members disagree. It runs while the
+	// ring applies a batch, so it must not change the ring (Add, Remove, Batch, Sync).
 	Weight func(swim.Node) float64
 
 	// LoadFactor is c in consistent hashing with bounded loads (Mirrokni, Thorup and
@@ -70,7 +71,9 @@ type Config struct {
 // Ring is a consistent hash ring over swim members. Its lookups read an immutable
 // snapshot through one atomic load and take no lock, so they are safe from any goroutine,
 // allocate nothing, and never wait for a rebuild. Changes are serialised and applied in
-// batches; see Add, Batch and NotifyJoin. The zero Ring is not usable: call New.
+// batches; see Add, Batch and NotifyJoin. Every method may be called from any goroutine,
+// swim's event callbacks included: the ring calls nothing of the caller's but Config.Hash
+// and Config.Weight. There is nothing to shut down. The zero Ring is not usable: call New.
 type Ring struct {
 	virtualNodes int
 	hash         func([]byte) uint64
@@ -216,8 +219,8 @@ func (r *Ring) Len() int { return len(r.snap.Load().sorted) }
 
 // Checksum summarises who owns what: two rings built with the same Config have the same
 // checksum exactly when they hold the same member names with the same number of points
-// each (the same weights), that is when they answer every lookup with the same member
-// (up to the 2^-64 chance of a collision). Addresses, metadata and states are left out on
+// each (the same weights; up to the 2^-64 chance of a collision), and then they answer
+// every lookup with the same member. Addresses, metadata and states are left out on
 // purpose: keys are placed by name, so a member that moves to another address keeps its
 // keys and both rings still agree. It is Hash over the names in order, each with its length
 // and point count, so it does not depend on the order members were added; compare it

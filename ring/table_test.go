@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/swim-go/swim"
 )
 
 var (
@@ -27,8 +29,8 @@ func TestBalanceTable(t *testing.T) {
 	const keys = 1_000_000
 	var out strings.Builder
 	fmt.Fprintf(&out, "\n100 members, %d keys; spread over %d name sets of 100\n", keys, *tableSets)
-	fmt.Fprintf(&out, "| VirtualNodes | points | max/mean node-NNN | median | p95 | worst | snapshot bytes | bytes/point |\n")
-	fmt.Fprintf(&out, "|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&out, "| VirtualNodes | points | max/mean node-NNN | median | p95 | worst | snapshot bytes | bytes/point | adding a 101st: moved/ideal |\n")
+	fmt.Fprintf(&out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, v := range []int{16, 32, 64, 128, 256, 384, 512, 1024} {
 		r := New(Config{VirtualNodes: v})
 		r.Add(members("node", 100)...)
@@ -40,9 +42,12 @@ func TestBalanceTable(t *testing.T) {
 			spread = append(spread, maxOverMean(loadsOf(o, keys)))
 		}
 		slices.Sort(spread)
-		fmt.Fprintf(&out, "| %d | %d | %.3f | %.3f | %.3f | %.3f | %d | %.1f |\n", v, len(s.points),
-			maxOverMean(loadsOf(r, keys)), spread[len(spread)/2], spread[(len(spread)-1)*95/100], spread[len(spread)-1],
-			s.bytes(), float64(s.bytes())/float64(len(s.points)))
+		balance := maxOverMean(loadsOf(r, keys))
+		r.Add(swim.Node{Name: "newcomer"})
+		moved := loadsOf(r, keys)["newcomer"] // only to the newcomer: TestAddOneMovesOnlyToNewcomer
+		fmt.Fprintf(&out, "| %d | %d | %.3f | %.3f | %.3f | %.3f | %d | %.1f | %.2f |\n", v, len(s.points),
+			balance, spread[len(spread)/2], spread[(len(spread)-1)*95/100], spread[len(spread)-1],
+			s.bytes(), float64(s.bytes())/float64(len(s.points)), float64(moved)/(keys/101.0))
 	}
 
 	fmt.Fprintf(&out, "\nLookupBounded, 100 members (node-NNN), %d keys placed in order\n", keys)
@@ -50,7 +55,7 @@ func TestBalanceTable(t *testing.T) {
 	for _, v := range []int{64, DefaultVirtualNodes} {
 		for _, c := range []float64{1.05, 1.1, 1.25} {
 			most, displaced := placeBounded(v, c, keys)
-			fmt.Fprintf(&out, "| %d | %.2f | %.3f | %.1f%% |\n", v, c, float64(most)/(keys/100.0), 100*float64(displaced)/keys)
+			fmt.Fprintf(&out, "| %d | %.2f | %.3f | %.2f%% |\n", v, c, float64(most)/(keys/100.0), 100*float64(displaced)/keys)
 		}
 	}
 	t.Log(out.String())
