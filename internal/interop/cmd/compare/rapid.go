@@ -226,12 +226,14 @@ func (s *sampler) sample() {
 }
 
 func (s *sampler) report(r *rapidResult) {
+	shown := 0 // pairs seen back more than once, named on stderr (the first few)
 	for o, i := range s.observers {
 		r.ViewSizes = max(r.ViewSizes, len(s.sizes[o]))
 		for j, name := range s.faulty {
 			r.Returns += s.returns[o][j]
 			r.ReturnsMax = max(r.ReturnsMax, s.returns[o][j])
-			if s.returns[o][j] > 1 {
+			if s.returns[o][j] > 1 && shown < 3 {
+				shown++
 				fmt.Fprintf(os.Stderr, "%s: member %d saw %s back %d times: %s\n",
 					r.Library, i, name, s.returns[o][j], strings.Join(s.changes[o][j], ", "))
 			}
