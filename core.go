@@ -563,14 +563,11 @@ func (c *core) handleMessage(from netip.AddrPort, msg []byte) {
 func (c *core) emit(e coreEvent) {
 	switch e.kind {
 	case evJoin, evLeave, evUpdate, evSuspect, evUnsuspect:
-		if m := c.members.byName[e.node.Name]; m != nil && m.heldOut() {
-			e.hidden = true
-		}
-	}
-	if e.kind == evSuspect || e.kind == evUnsuspect {
-		// A member shown suspect for flapping stays suspect in the view either way.
-		if m := c.members.byName[e.node.Name]; m != nil && m.flapSuspect() {
-			e.hidden = true
+		if m := c.members.byName[e.node.Name]; m != nil && m.flap != nil {
+			// Nothing about a held-out member reaches the view; a member shown suspect for
+			// flapping stays suspect in it, whatever the protocol's state does.
+			suspectOnly := e.kind == evSuspect || e.kind == evUnsuspect
+			e.hidden = m.heldOut() || suspectOnly && m.flapSuspect()
 		}
 	}
 	c.out.events = append(c.out.events, e)

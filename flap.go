@@ -15,8 +15,8 @@ package swim
 //     after dying twice within FlapHoldDown, or that refutes three suspicions within
 //     flapBurst probe intervals, is held out of this member's view: it
 //     leaves Members(), with one NotifyLeave (Node.HeldOut set), and nothing about it
-//     reaches the application until FlapHoldDown has passed without a refutation; then it is
-//     back, with one NotifyJoin, if it is alive.
+//     reaches the application until FlapHoldDown has passed without a refutation or death;
+//     then it is back, with one NotifyJoin, if it is alive.
 //
 // The protocol itself is untouched: the member is probed, gossiped about, suspected and
 // declared dead as any other, so mixed clusters behave as before.
@@ -51,14 +51,6 @@ type flapState struct {
 // heldOut says the member is out of the application's view.
 func (m *member) heldOut() bool { return m.flap != nil && m.flap.heldOut }
 
-// hasRecord says f holds a flapping record worth keeping: a refutation, a death, a hold.
-// A single death counts: a member that returns after this member reaped it would be learnt
-// afresh, its return not known as one (on real sockets a cut-off member's refutation often
-// arrives after GossipToTheDeadTime).
-func (f *flapState) hasRecord() bool {
-	return f != nil && (f.heldOut || f.recent[0] != 0 || f.deaths[0] != 0)
-}
-
 // flapSuspect says the application's view shows the member suspect for flapping.
 func (m *member) flapSuspect() bool { return m.flap != nil && m.flap.suspect && !m.flap.heldOut }
 
@@ -70,11 +62,7 @@ func (c *core) noteRefutation(m *member, fromDead, wasInView bool) {
 	if h <= 0 {
 		return
 	}
-	f := m.flap
-	if f == nil {
-		f = &flapState{}
-		m.flap = f
-	}
+	f := c.flapRecord(m)
 	now := c.now.UnixNano()
 	burst := int64(flapBurst) * int64(c.cfg.ProbeInterval)
 	copy(f.recent[1:], f.recent[:])
@@ -86,9 +74,6 @@ func (c *core) noteRefutation(m *member, fromDead, wasInView bool) {
 	// may not have reached this member to show.
 	flapping := within(flapBurstCount-1) || fromDead &&
 		(f.recent[1] != 0 && now-f.recent[1] <= int64(h) || f.deaths[1] != 0 && f.deaths[0]-f.deaths[1] <= int64(h))
-	c.flapGen++
-	f.gen = c.flapGen
-	c.arm(c.now.Add(h), timerFlapRelease, 0, m.name, f.gen)
 	if f.heldOut {
 		return
 	}
@@ -114,18 +99,26 @@ func (c *core) noteRefutation(m *member, fromDead, wasInView bool) {
 // noteDeath counts m's death, just applied. What this member knows of m's flapping is kept
 // for FlapHoldDown after it, as after a refutation, and so is a hold or a suspect showing.
 func (c *core) noteDeath(m *member) {
-	h := c.cfg.FlapHoldDown
-	if h <= 0 {
+	if c.cfg.FlapHoldDown <= 0 {
 		return
 	}
+	f := c.flapRecord(m)
+	f.deaths[1], f.deaths[0] = f.deaths[0], c.now.UnixNano()
+}
+
+// flapRecord returns m's record, made if need be, and keeps it FlapHoldDown from now: the
+// release timer is re-armed, and an earlier one goes stale. A dead member is not reaped
+// while it has a record (reap): learnt afresh after it, a member's return would not be
+// known as one, and on real sockets a cut-off member's refutation often arrives after
+// GossipToTheDeadTime.
+func (c *core) flapRecord(m *member) *flapState {
 	if m.flap == nil {
 		m.flap = &flapState{}
 	}
-	f := m.flap
-	f.deaths[1], f.deaths[0] = f.deaths[0], c.now.UnixNano()
 	c.flapGen++
-	f.gen = c.flapGen
-	c.arm(c.now.Add(h), timerFlapRelease, 0, m.name, f.gen)
+	m.flap.gen = c.flapGen
+	c.arm(c.now.Add(c.cfg.FlapHoldDown), timerFlapRelease, 0, m.name, m.flap.gen)
+	return m.flap
 }
 
 // endFlapSuspect stops showing m suspect for flapping; the application sees it return to

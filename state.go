@@ -479,13 +479,13 @@ func (c *core) selfAlive() *wire.Alive {
 
 // reap removes dead and left members that have had GossipToTheDeadTime to learn of it. Dead
 // ones are remembered for reconnect attempts. A member with a flapping record (flap.go: with
-// FlapHoldDown set, any death makes one) stays until the record expires, FlapHoldDown after
-// its last death or refutation, so that a return within it counts as one. It runs when the
+// FlapHoldDown set, any death or refutation makes one) stays until the record expires,
+// FlapHoldDown after the last, so that a return within it counts as one. It runs when the
 // probe list wraps.
 func (c *core) reap() {
 	gone := c.members.removeIf(func(m *member) bool {
 		return m != c.self && (m.state == StateDead || m.state == StateLeft) &&
-			c.now.Sub(m.changedAt()) > c.cfg.GossipToTheDeadTime && !m.flap.hasRecord()
+			c.now.Sub(m.changedAt()) > c.cfg.GossipToTheDeadTime && m.flap == nil
 	})
 	for _, m := range gone {
 		if m.state == StateDead {
