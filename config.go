@@ -146,7 +146,9 @@ type Config struct {
 	UDPBufferSize int
 
 	// HandoffQueueDepth bounds the transport's queue of received packets waiting for the
-	// loop; further packets are dropped and counted. Default 1024.
+	// loop; further packets are dropped and counted. Default 1024. The default transport
+	// does not queue: its reader hands each datagram to the member itself, and a burst waits
+	// in the socket's receive buffer instead.
 	HandoffQueueDepth int
 
 	// MaxConcurrentStreams bounds inbound streams served at once; further ones are closed

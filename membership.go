@@ -27,7 +27,11 @@ type Memberlist struct {
 	cfg       *Config
 	log       *slog.Logger
 	transport Transport
-	core      *core // owned by the loop goroutine
+	core      *core // owned by whoever holds coreMu (see drive)
+	coreMu    sync.Mutex
+	loopEnded bool // under coreMu
+	timer     *time.Timer
+	armedAt   time.Time // the timer's deadline, zero when stopped; under coreMu
 
 	reqs     chan func()
 	results  chan streamResult
@@ -40,7 +44,7 @@ type Memberlist struct {
 	view   atomic.Pointer[view]
 	health atomic.Int32 // the core's health score, as of the last input
 
-	// loop-owned
+	// under coreMu
 	waiters   map[uint64]chan apiDone
 	nextToken uint64
 	published uint64
@@ -118,7 +122,12 @@ func Create(conf *Config) (*Memberlist, error) {
 	m.core.start(time.Now())
 	m.events.start(m.cfg)
 	m.drain() // this member's own join event
+	m.timer = time.NewTimer(time.Hour)
+	m.armTimer()
 	go m.loop()
+	if nt, ok := t.(*NetTransport); ok {
+		nt.handOff(m.handlePacket)
+	}
 	return m, nil
 }
 

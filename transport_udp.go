@@ -37,6 +37,7 @@ type NetTransport struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 	dropped  atomic.Uint64
+	handler  atomic.Pointer[func(*Packet)] // set by the member: datagrams go to it, not packetCh
 }
 
 // NewNetTransport binds UDP and TCP on bindAddr:bindPort. Port 0 picks a free port that is
@@ -210,12 +211,22 @@ func (t *NetTransport) readPackets() {
 			continue
 		}
 		p := &Packet{Buf: append([]byte(nil), buf[:n]...), From: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), Timestamp: now}
+		if h := t.handler.Load(); h != nil {
+			(*h)(p)
+			continue
+		}
 		select {
 		case t.packetCh <- p:
 		default:
 			t.dropped.Add(1)
 		}
 	}
+}
+
+// handOff makes the reading goroutine give each datagram to h, in order, instead of queueing
+// it on PacketCh: the member that owns this transport then handles it on the spot.
+func (t *NetTransport) handOff(h func(*Packet)) {
+	t.handler.Store(&h)
 }
 
 func (t *NetTransport) acceptStreams() {

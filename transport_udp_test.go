@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/swim-go/swim/internal/wire"
 )
 
 // A real-socket check of the default transport on loopback: port 0 binds a free port for both
@@ -120,4 +122,39 @@ func TestMembersOnLoopback(t *testing.T) {
 			break
 		}
 	}
+}
+
+// The default transport's reader hands each datagram to the member itself rather than queueing
+// it for the loop, so a burst larger than HandoffQueueDepth waits in the socket buffer and is
+// answered in full, not dropped at the queue.
+func TestBurstOfPingsIsAnsweredInFull(t *testing.T) {
+	cfg := DefaultLocalConfig()
+	cfg.Name, cfg.BindAddr, cfg.BindPort = "a", "127.0.0.1", 0
+	cfg.HandoffQueueDepth = 1
+	a, err := Create(cfg)
+	require.NoError(t, err)
+	defer a.Shutdown()
+
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer conn.Close()
+	to := net.UDPAddrFromAddrPort(a.LocalNode().AddrPort())
+	const burst = 300
+	for i := range burst {
+		p := wire.Ping{SeqNo: uint32(i + 1), Node: "a"}
+		_, err := conn.WriteToUDP(p.Append(nil), to)
+		require.NoError(t, err)
+	}
+	seen := map[uint32]bool{}
+	buf := make([]byte, 1500)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for len(seen) < burst {
+		n, _, err := conn.ReadFromUDP(buf)
+		require.NoError(t, err, "acks received: %d of %d", len(seen), burst)
+		require.Equal(t, wire.AckRespMsg, wire.MessageType(buf[0]), "a ping is answered with an ack")
+		var ack wire.AckResp
+		require.NoError(t, ack.Decode(buf[1:n]))
+		seen[ack.SeqNo] = true
+	}
+	require.Zero(t, a.Drops()[DropQueueFull], "no datagram was dropped for a full queue")
 }
