@@ -6,8 +6,9 @@
 //
 // For each n: time until every member holds every other alive after near-simultaneous joins
 // (from the last Join's return: the median member and the last), time until every survivor
-// holds a crashed member dead (the median of three crashes, one after another), and in the
-// steady state bytes, packets and CPU time per member per second, suspect observations (one
+// holds a crashed member dead (the median of -crashes crashes, one after another), and in the
+// steady state bytes, packets and CPU time per member per second (CPU measured apart, both
+// libraries at once in child processes of their own: see cpu.go), suspect observations (one
 // member seeing another turn suspect, whoever raised it) over the window, and suspicions
 // raised by members and deaths, of healthy members, over the run.
 //
@@ -62,21 +63,23 @@ func measure(d time.Duration) {
 
 // result is one library's figures for one scenario.
 type result struct {
-	Library          string  `json:"library"`
-	Nodes            int     `json:"nodes"`
-	Loss             float64 `json:"loss,omitempty"`
-	ConvergedMedianS float64 `json:"converged_median_s"`
-	ConvergedLastS   float64 `json:"converged_last_s"` // -1: not all within the limit
-	DetectedS        float64 `json:"all_see_dead_s"`   // -1: not all within the limit
-	BytesPerNodeS    float64 `json:"bytes_per_node_per_s"`
-	StreamBytesNodeS float64 `json:"stream_bytes_per_node_per_s"`
-	PacketsPerNodeS  float64 `json:"packets_per_node_per_s"`
-	CPUPerNodeS      float64 `json:"cpu_s_per_node_per_s"`
-	SuspectObs       int64   `json:"suspect_observations"`
-	FalseSuspicions  int     `json:"false_suspicions"`
-	FalseTimeouts    int     `json:"false_suspicion_timeouts"`
-	FalseDeadMembers int     `json:"healthy_members_declared_dead"`
-	FalseHeldOut     int     `json:"healthy_members_held_out"` // as flapping (swim's FlapHoldDown)
+	Library          string    `json:"library"`
+	Nodes            int       `json:"nodes"`
+	Loss             float64   `json:"loss,omitempty"`
+	ConvergedMedianS float64   `json:"converged_median_s"`
+	ConvergedLastS   float64   `json:"converged_last_s"` // -1: not all within the limit
+	DetectedS        float64   `json:"all_see_dead_s"`   // the median; -1: not all within the limit
+	DetectedEach     []float64 `json:"all_see_dead_each_s,omitempty"`
+	BytesPerNodeS    float64   `json:"bytes_per_node_per_s"`
+	StreamBytesNodeS float64   `json:"stream_bytes_per_node_per_s"`
+	PacketsPerNodeS  float64   `json:"packets_per_node_per_s"`
+	CPUPerNodeS      float64   `json:"cpu_s_per_node_per_s"`
+	CPURatio         float64   `json:"cpu_ratio_to_memberlist,omitempty"` // median per-window ratio, measured at once
+	SuspectObs       int64     `json:"suspect_observations"`
+	FalseSuspicions  int       `json:"false_suspicions"`
+	FalseTimeouts    int       `json:"false_suspicion_timeouts"`
+	FalseDeadMembers int       `json:"healthy_members_declared_dead"`
+	FalseHeldOut     int       `json:"healthy_members_held_out"` // as flapping (swim's FlapHoldDown)
 }
 
 func main() {
@@ -97,7 +100,19 @@ func main() {
 	flag.DurationVar(&rc.FlipEvery, "flip-every", 20*time.Second, "flipflop: how long each cut and each restore lasts")
 	flag.DurationVar(&rc.Duration, "rapid-duration", 0, "length of a rapid scenario (0: 90 s for ingress-loss, 120 s for flipflop)")
 	seeds := flag.String("rapid-seeds", "1,2", "seeds picking the faulty members, one run per seed")
+	cpuWindows := flag.Int("cpu-windows", 12, "steady-state CPU: windows sampled, both libraries at once in child processes (0: in process, one library after the other)")
+	cpuWindow := flag.Duration("cpu-window", 5*time.Second, "steady-state CPU: length of each window")
+	crashes := flag.Int("crashes", 7, "crashes, one after another, whose median time until all see the member dead is reported (odd)")
+	cpuOnly := flag.Bool("cpu-only", false, "measure only the steady-state CPU for each n (with -cpu-windows)")
 	flag.Parse()
+
+	if *crashes < 1 || *crashes%2 == 0 || *crashes > 15 {
+		fail("-crashes must be odd, 1 to 15")
+	}
+	if spec := os.Getenv("COMPARE_CPU_CHILD"); spec != "" {
+		cpuChild(spec)
+		return
+	}
 
 	if mode := os.Getenv("COMPARE_INSIDE_NETNS"); mode != "" {
 		// The re-run inside the namespace: one loss level or one rapid run, JSON out.
@@ -131,11 +146,32 @@ func main() {
 		if err != nil || n < 3 {
 			fail("bad -n %q", s)
 		}
+		var cpu cpuFigures
+		if *cpuWindows > 0 {
+			fmt.Fprintf(os.Stderr, "CPU n=%d, %s at once in child processes ...\n", n, *libs)
+			if cpu, err = measureCPU(*libs, n, *cpuWindows, *cpuWindow); err != nil {
+				fail("CPU n=%d: %v", n, err)
+			}
+		}
+		if *cpuOnly {
+			fmt.Printf("n=%d CPU ms/member/s (median of %d windows of %v):", n, *cpuWindows, *cpuWindow)
+			for _, lib := range pick(*libs) {
+				fmt.Printf(" %s %.3f", lib.name, cpu.median[lib.name])
+			}
+			fmt.Printf(", swim/memberlist %.2f\n", cpu.ratio)
+			continue
+		}
 		for _, lib := range pick(*libs) {
 			fmt.Fprintf(os.Stderr, "%s n=%d ...\n", lib.name, n)
-			r, err := runNormal(lib, n, *steady)
+			r, err := runNormal(lib, n, *steady, *crashes)
 			if err != nil {
 				fail("%s n=%d: %v", lib.name, n, err)
+			}
+			if *cpuWindows > 0 {
+				r.CPUPerNodeS = cpu.median[lib.name] / 1000
+				if lib.name == "swim" {
+					r.CPURatio = cpu.ratio
+				}
 			}
 			results = append(results, r)
 		}
@@ -312,7 +348,7 @@ func joinAndSettle(lib library, n int, t *tally, r *result) ([]member, error) {
 }
 
 // runNormal is the scenario without injected loss: join, steady state, three crashes.
-func runNormal(lib library, n int, steady time.Duration) (result, error) {
+func runNormal(lib library, n int, steady time.Duration, crashes int) (result, error) {
 	r := result{Library: lib.name, Nodes: n}
 	t := newTally(n)
 	ms, err := joinAndSettle(lib, n, t, &r)
@@ -323,11 +359,12 @@ func runNormal(lib library, n int, steady time.Duration) (result, error) {
 
 	steadyWindow(t, n, steady, &r)
 
-	// Crash three members one after another, each once the previous one is known dead
-	// everywhere, and report the median: one crash alone says more about where the victim
-	// happened to sit in the probe order than about the protocol.
+	// Crash members one after another, each once the previous one is known dead everywhere,
+	// and report the median: one crash says more about where the victim happened to sit in
+	// the probe orders than about the protocol (the first probe of a crashed member comes
+	// anywhere from at once to a few probe intervals later).
 	var detected []float64
-	for k := 1; k <= 3; k++ {
+	for k := 1; k <= crashes; k++ {
 		victim := n - k
 		t.mu.Lock()
 		t.killed = append(t.killed, fmt.Sprintf("%s-%03d", lib.name, victim))
@@ -349,8 +386,9 @@ func runNormal(lib library, n int, steady time.Duration) (result, error) {
 			detected = append(detected, d)
 		}
 	}
+	r.DetectedEach = slices.Clone(detected)
 	slices.Sort(detected)
-	r.DetectedS = detected[1]
+	r.DetectedS = detected[len(detected)/2]
 	if r.DetectedS >= 1e9 {
 		r.DetectedS = -1
 	}
@@ -432,9 +470,13 @@ func printTable(rs []result) {
 		if r.Loss > 0 {
 			detected = "-"
 		}
-		fmt.Printf("| %s | %d | %.0f%% | %s / %s | %s | %.0f (%.0f) | %.1f | %.2f | %d | %d (%d) | %d (%d) |\n",
+		cpu := fmt.Sprintf("%.2f", r.CPUPerNodeS*1000)
+		if r.CPURatio > 0 {
+			cpu += fmt.Sprintf(" (%.2f×)", r.CPURatio)
+		}
+		fmt.Printf("| %s | %d | %.0f%% | %s / %s | %s | %.0f (%.0f) | %.1f | %s | %d | %d (%d) | %d (%d) |\n",
 			r.Library, r.Nodes, r.Loss*100, sec(r.ConvergedMedianS), sec(r.ConvergedLastS), detected,
-			r.BytesPerNodeS, r.StreamBytesNodeS, r.PacketsPerNodeS, r.CPUPerNodeS*1000,
+			r.BytesPerNodeS, r.StreamBytesNodeS, r.PacketsPerNodeS, cpu,
 			r.SuspectObs, r.FalseSuspicions, r.FalseTimeouts, r.FalseDeadMembers, r.FalseHeldOut)
 	}
 }
