@@ -1,14 +1,17 @@
 package swim
 
-// The runtime: one goroutine per member, the loop, feeds the core one input at a time
-// (accepted streams, finished stream exchanges, API calls, the one timer), then carries out
-// what the core asked for. Datagrams from the default transport are fed by the goroutine that
-// reads them, which takes the loop's lock for the one input: a hop from that goroutine to the
-// loop, a second wake-up per datagram, cost 12% of the CPU time (measured side by side, n=16),
-// and wake-ups are most of what an idle member spends. Slow work never runs here: stream
-// exchanges run in short-lived goroutines that report back as inputs, and events go to a
-// dispatcher goroutine through an unbounded queue, so neither a slow peer nor a slow callback
-// can stall probing, and a callback may call back into the API without deadlock.
+// The runtime. The core is a plain value with one owner at a time: whoever holds coreMu runs
+// one input on it, carries out what it asked for (drain), and points the one timer at its
+// next deadline (drive). The inputs come from where they happen, so that none costs a second
+// goroutine wake-up: the default transport's reader feeds its datagrams and its acceptor its
+// connections, a stream exchange feeds its outcome, a served stream its request, and the loop
+// goroutine the rest (the timer, API calls, and what a Transport of the application's
+// delivers on its channels). A hop
+// from the reader to the loop, a second wake-up per datagram, cost 12% of an idle member's
+// CPU time (measured side by side, 16 members); wake-ups are most of what it spends. Slow
+// work never runs under coreMu: stream exchanges run in short-lived goroutines, and events go
+// to a dispatcher goroutine through an unbounded queue, so neither a slow peer nor a slow
+// callback can stall probing, and a callback may call back into the API without deadlock.
 
 import (
 	"bytes"
@@ -20,21 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 )
-
-// streamResult is a finished outbound stream exchange.
-type streamResult struct {
-	id    uint64
-	reply []byte
-	err   error
-}
-
-// inboundStream is a request read from an accepted stream, waiting for the loop's reply.
-type inboundStream struct {
-	from  netip.AddrPort
-	msg   []byte
-	err   error
-	reply chan []byte
-}
 
 func (m *Memberlist) loop() {
 	defer close(m.loopDone)
@@ -49,17 +37,7 @@ func (m *Memberlist) loop() {
 		case p := <-m.transport.PacketCh():
 			m.handlePacket(p)
 		case conn := <-m.transport.StreamCh():
-			m.drive(func() { m.accept(conn) })
-		case r := <-m.results:
-			m.drive(func() { m.core.handleStreamResult(time.Now(), r.id, r.reply, r.err) })
-		case in := <-m.inbound:
-			m.drive(func() {
-				if in.err != nil {
-					in.reply <- m.core.handleStreamError(time.Now(), in.from, in.err)
-				} else {
-					in.reply <- m.core.handleStreamRequest(time.Now(), in.from, in.msg)
-				}
-			})
+			m.accept(conn)
 		case f := <-m.reqs:
 			m.drive(f)
 		case <-m.timer.C:
@@ -208,14 +186,12 @@ func (m *Memberlist) untrack(c net.Conn) {
 	c.Close()
 }
 
-// exchange runs one outbound stream: dial, write the request, read the reply, report back.
+// exchange runs one outbound stream: dial, write the request, read the reply, and give the
+// outcome to the core.
 func (m *Memberlist) exchange(st outStream, sec security) {
 	defer m.streams.Done()
 	reply, err := m.roundTrip(st, &sec)
-	select {
-	case m.results <- streamResult{id: st.id, reply: reply, err: err}:
-	case <-m.stop:
-	}
+	m.drive(func() { m.core.handleStreamResult(time.Now(), st.id, reply, err) })
 }
 
 func (m *Memberlist) roundTrip(st outStream, sec *security) ([]byte, error) {
@@ -254,7 +230,9 @@ func (m *Memberlist) accept(conn net.Conn) {
 		slot = true
 	default:
 	}
-	sec, ok := m.core.admitStream(time.Now(), addrPortOf(conn.RemoteAddr()), !slot)
+	var sec security
+	ok := false
+	m.drive(func() { sec, ok = m.core.admitStream(time.Now(), addrPortOf(conn.RemoteAddr()), !slot) })
 	if !ok {
 		conn.Close()
 		if slot {
@@ -271,25 +249,22 @@ func (m *Memberlist) accept(conn net.Conn) {
 	go m.serve(conn, sec)
 }
 
-// serve reads one request, hands it to the loop, and writes the reply.
+// serve reads one request, runs it on the core, and writes the reply.
 func (m *Memberlist) serve(conn net.Conn, sec security) {
 	defer m.streams.Done()
 	defer func() { <-m.streamSlots }()
 	defer m.untrack(conn)
 	conn.SetDeadline(time.Now().Add(m.cfg.TCPTimeout))
 	msg, err := sec.readRequest(conn)
-	in := inboundStream{from: addrPortOf(conn.RemoteAddr()), msg: msg, err: err, reply: make(chan []byte, 1)}
-	select {
-	case m.inbound <- in:
-	case <-m.stop:
-		return
-	}
+	from := addrPortOf(conn.RemoteAddr())
 	var reply []byte
-	select {
-	case reply = <-in.reply:
-	case <-m.stop:
-		return
-	}
+	m.drive(func() {
+		if err != nil {
+			reply = m.core.handleStreamError(time.Now(), from, err)
+		} else {
+			reply = m.core.handleStreamRequest(time.Now(), from, msg)
+		}
+	})
 	if reply != nil {
 		conn.Write(reply)
 	}

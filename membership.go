@@ -34,8 +34,6 @@ type Memberlist struct {
 	armedAt   time.Time // the timer's deadline, zero when stopped; under coreMu
 
 	reqs     chan func()
-	results  chan streamResult
-	inbound  chan inboundStream
 	stop     chan struct{}
 	loopDone chan struct{}
 	stopped  atomic.Bool
@@ -110,8 +108,6 @@ func Create(conf *Config) (*Memberlist, error) {
 		log:         log,
 		transport:   t,
 		reqs:        make(chan func()),
-		results:     make(chan streamResult),
-		inbound:     make(chan inboundStream),
 		stop:        make(chan struct{}),
 		loopDone:    make(chan struct{}),
 		waiters:     make(map[uint64]chan apiDone),
@@ -126,7 +122,7 @@ func Create(conf *Config) (*Memberlist, error) {
 	m.armTimer()
 	go m.loop()
 	if nt, ok := t.(*NetTransport); ok {
-		nt.handOff(m.handlePacket)
+		nt.handOff(m.handlePacket, m.accept)
 	}
 	return m, nil
 }

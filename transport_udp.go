@@ -37,7 +37,10 @@ type NetTransport struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 	dropped  atomic.Uint64
-	handler  atomic.Pointer[func(*Packet)] // set by the member: datagrams go to it, not packetCh
+	// Set by the member that owns the transport (handOff): datagrams and accepted
+	// connections go to these, not to packetCh and streamCh.
+	packetHandler atomic.Pointer[func(*Packet)]
+	streamHandler atomic.Pointer[func(net.Conn)]
 }
 
 // NewNetTransport binds UDP and TCP on bindAddr:bindPort. Port 0 picks a free port that is
@@ -211,7 +214,7 @@ func (t *NetTransport) readPackets() {
 			continue
 		}
 		p := &Packet{Buf: append([]byte(nil), buf[:n]...), From: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), Timestamp: now}
-		if h := t.handler.Load(); h != nil {
+		if h := t.packetHandler.Load(); h != nil {
 			(*h)(p)
 			continue
 		}
@@ -223,10 +226,12 @@ func (t *NetTransport) readPackets() {
 	}
 }
 
-// handOff makes the reading goroutine give each datagram to h, in order, instead of queueing
-// it on PacketCh: the member that owns this transport then handles it on the spot.
-func (t *NetTransport) handOff(h func(*Packet)) {
-	t.handler.Store(&h)
+// handOff makes the reading goroutine give each datagram to packets, in order, instead of
+// queueing it on PacketCh, and the accepting goroutine give each connection to streams
+// instead of StreamCh: the member that owns this transport then takes each on the spot.
+func (t *NetTransport) handOff(packets func(*Packet), streams func(net.Conn)) {
+	t.packetHandler.Store(&packets)
+	t.streamHandler.Store(&streams)
 }
 
 func (t *NetTransport) acceptStreams() {
@@ -243,6 +248,10 @@ func (t *NetTransport) acceptStreams() {
 				continue
 			}
 			time.Sleep(5 * time.Millisecond) // back off on e.g. EMFILE rather than spin
+			continue
+		}
+		if h := t.streamHandler.Load(); h != nil {
+			(*h)(conn)
 			continue
 		}
 		select {
