@@ -417,11 +417,14 @@ func (d *dispatcher) isClosed() bool {
 	return d.closed
 }
 
-func (d *dispatcher) deliver(e *coreEvent) {
+func (d *dispatcher) deliver(e *coreEvent) { deliverEvent(d.cfg, e) }
+
+// deliverEvent hands one event to the application's delegate for it. The simulator calls it
+// too, synchronously, in virtual time.
+func deliverEvent(c *Config, e *coreEvent) {
 	if e.hidden {
 		return
 	}
-	c := d.cfg
 	switch e.kind {
 	case evJoin:
 		if c.Events != nil {

@@ -156,7 +156,10 @@ func (s *Simulation) Len() int { return len(s.nodes) }
 func (s *Simulation) AddNode() int { return s.AddNodeWith(nil) }
 
 // AddNodeWith starts a new member whose config is the template changed by configure (a
-// different key or label, say), and returns its index.
+// different key or label, say), and returns its index. The member's delegates (Events,
+// Delegate's NotifyMsg, Conflict, Ping) hear of its events as a real member's would, but
+// synchronously, in virtual time, on the goroutine running the simulation: a delegate that
+// keeps state (a hash ring, say) is up to date the moment the event happens.
 func (s *Simulation) AddNodeWith(configure func(*Config)) int {
 	i := len(s.nodes)
 	n := &simNode{id: i, name: fmt.Sprintf("node-%d", i), addr: simAddr(i), configure: configure}
@@ -577,4 +580,5 @@ func (s *Simulation) observe(n *simNode, e *coreEvent) {
 	if s.onEvent != nil {
 		s.onEvent(n, e)
 	}
+	deliverEvent(n.core.cfg, e)
 }

@@ -323,3 +323,37 @@ func TestRapidFaultScenarios(t *testing.T) {
 	_, err := Simulate(SimConfig{Nodes: 3, Scenario: ScenarioFlipFlop})
 	require.ErrorIs(t, err, ErrInvalidConfig, "three faulty members of three")
 }
+
+// recordingEvents keeps the events a simulated member's delegate heard, with their virtual
+// times.
+type recordingEvents struct {
+	s   *Simulation
+	got []string
+	at  []time.Duration
+}
+
+func (r *recordingEvents) NotifyJoin(n Node) {
+	r.got, r.at = append(r.got, "join "+n.Name), append(r.at, r.s.Now())
+}
+func (r *recordingEvents) NotifyLeave(n Node) {
+	r.got, r.at = append(r.got, "leave "+n.Name+" "+n.State.String()), append(r.at, r.s.Now())
+}
+func (r *recordingEvents) NotifyUpdate(n Node) {}
+
+// A simulated member's EventDelegate hears its events as they happen, in virtual time: the
+// join as soon as the member's view has the newcomer, the death when it declares it.
+func TestSimulationDeliversEventsToDelegates(t *testing.T) {
+	s := NewSimulation(SimOptions{Seed: 7, Config: DefaultLocalConfig(), Latency: time.Millisecond})
+	rec := &recordingEvents{s: s}
+	a := s.AddNodeWith(func(c *Config) { c.Events = rec })
+	b := s.AddNode()
+	s.Join(b, a)
+	require.True(t, s.RunUntil(s.Converged, 10*time.Millisecond, 5*time.Second), "a and b converge")
+	require.NotEmpty(t, rec.got, "a's delegate heard of b joining")
+	require.Equal(t, []string{"join node-0", "join node-1"}, rec.got, "a's own join, then b's")
+	s.Crash(b)
+	step := time.Millisecond
+	require.True(t, s.RunUntil(func() bool { st, _ := s.State(a, b); return st == StateDead }, step, 30*time.Second), "a declares b dead")
+	require.Equal(t, []string{"join node-0", "join node-1", "leave node-1 dead"}, rec.got)
+	require.InDelta(t, s.Now().Seconds(), rec.at[2].Seconds(), step.Seconds(), "the delegate heard of the death within the step in which a declared it")
+}
