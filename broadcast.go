@@ -14,10 +14,13 @@ package swim
 // until a periodic push/pull, 15-60 s later: over 100 simulated leaves with Local timings,
 // 40 at n = 8 and 17 at n = 128 reached their last member more than 1.5 s late. Deaths and
 // leaves are therefore sent at least ln(n+1) + 7 times, which leaves a straggler in about
-// one change in a thousand. Suspicions, refutations, joins and updates keep memberlist's
-// count: under loss they are most of the traffic, and a member that misses one is caught up
-// otherwise (a missed refutation by the last calls, a missed join by the follow-up
-// push/pull). The application's broadcasts keep memberlist's count too.
+// one change in a thousand. So are joins (an alive for a member new to the sender, or back
+// from the dead): a joiner's follow-up push/pulls tell it what it missed, but not a member
+// that missed the joiner, and with Local timings one member in 100 did not know a newcomer
+// for 6.9 s, its hash ring placing keys differently meanwhile. Suspicions, refutations and
+// updates keep memberlist's count: under loss they are most of the traffic, and a missed
+// refutation is caught up by the last calls. The application's broadcasts keep
+// memberlist's count too.
 //
 // This member's own news (refutations, its leave, its metadata updates) goes first: a member
 // that is being accused must be heard before anything else. The rest of the budget is shared
@@ -30,8 +33,6 @@ import (
 	"sync"
 
 	"github.com/google/btree"
-
-	"github.com/swim-go/swim/internal/wire"
 )
 
 // compoundPartOverhead is what each part of a compound message costs beyond its bytes: its
@@ -50,7 +51,7 @@ type broadcastItem struct {
 	priority  bool   // this member's own news
 	packet    uint64 // the last packet it was put in
 	notify    func() // called once when the item is retired or replaced
-	final     bool   // a death or a leave: sent finalTransmits times
+	final     bool   // a death, a leave or a join: sent finalTransmits times
 }
 
 func lessBroadcast(a, b *broadcastItem) bool {
@@ -104,10 +105,10 @@ func (q *BroadcastQueue) init() {
 func (q *BroadcastQueue) QueueBroadcast(name string, msg []byte, notify func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.queue(name, msg, false, notify)
+	q.queue(name, msg, false, false, notify)
 }
 
-func (q *BroadcastQueue) queue(name string, msg []byte, priority bool, notify func()) {
+func (q *BroadcastQueue) queue(name string, msg []byte, priority, final bool, notify func()) {
 	q.init()
 	if name != "" {
 		if old := q.byName[name]; old != nil {
@@ -115,8 +116,7 @@ func (q *BroadcastQueue) queue(name string, msg []byte, priority bool, notify fu
 		}
 	}
 	q.nextID++
-	it := &broadcastItem{name: name, msg: msg, id: q.nextID, priority: priority, notify: notify,
-		final: q.membership && len(msg) > 0 && wire.MessageType(msg[0]) == wire.DeadMsg}
+	it := &broadcastItem{name: name, msg: msg, id: q.nextID, priority: priority, notify: notify, final: final}
 	q.tree.ReplaceOrInsert(it)
 	if name != "" {
 		q.byName[name] = it
@@ -181,7 +181,7 @@ func retransmitLimit(mult, n int) int {
 // leave must be: e^-7 puts the chance that any member misses one near 0.1%.
 const stragglerMargin = 7
 
-// finalTransmits is how many times a death or a leave is sent in a cluster of n members:
+// finalTransmits is how many times a death, a leave or a join is sent in a cluster of n members:
 // memberlist's count, but never so few that the news is likely to miss a member.
 func finalTransmits(mult, n int) int {
 	return max(retransmitLimit(mult, n), int(math.Ceil(math.Log(float64(n+1))))+stragglerMargin)
@@ -251,18 +251,19 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 const minBroadcastSize = 24
 
 // queueMember queues news about another member, replacing older news about it.
-func (q *BroadcastQueue) queueMember(name string, msg []byte) {
-	q.queue(name, msg, false, nil)
+func (q *BroadcastQueue) queueMember(name string, msg []byte, final bool) {
+	q.queue(name, msg, false, final, nil)
 }
 
-// queueSelf queues this member's own news ahead of everything else; token, if not zero, is
-// reported finished when the message retires.
-func (c *core) queueSelfNews(msg []byte, token uint64) {
+// queueSelfNews queues this member's own news ahead of everything else; token, if not zero,
+// is reported finished when the message retires. final says the news must reach every member
+// (a leave), and is sent as often as a death.
+func (c *core) queueSelfNews(msg []byte, final bool, token uint64) {
 	var notify func()
 	if token != 0 {
 		notify = func() { c.broadcastFinished(token) }
 	}
-	c.queue.queue(c.self.name, msg, true, notify)
+	c.queue.queue(c.self.name, msg, true, final, notify)
 }
 
 // collectBroadcasts appends to parts the broadcasts for a packet with budget bytes free:

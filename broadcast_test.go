@@ -76,7 +76,7 @@ func TestPacketBudgetSharedFairly(t *testing.T) {
 	for i := range 40 {
 		feed(c, aliveMsg(fmt.Sprintf("m%02d", i), 1, ""))
 	}
-	c.queueSelfNews(c.selfAlive().Append(nil), 0)
+	c.queueSelfNews(c.selfAlive().Append(nil), false, 0)
 
 	parts := c.collectBroadcasts(nil, cfg.UDPBufferSize)
 	var self, membership, user, used int

@@ -736,7 +736,7 @@ func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
 	if changed {
 		c.emit(coreEvent{kind: evUpdate, node: s.node()})
 	}
-	c.queueSelfNews(c.selfAlive().Append(nil), token)
+	c.queueSelfNews(c.selfAlive().Append(nil), false, token)
 	c.finishIfAlone(token)
 }
 

@@ -246,12 +246,15 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 		return
 	}
 
-	// Rebroadcast with the values as received, after the port fix-up.
+	wasGone := m.state == StateDead || m.state == StateLeft
+
+	// Rebroadcast with the values as received, after the port fix-up. A member new to this
+	// one, or back from the dead or a leave, is a join every application must see (a ring
+	// that misses it places keys differently): it is sent as often as a death.
 	fixed := *a
 	fixed.Port = port
-	c.queue.queueMember(a.Node, fixed.Append(nil))
+	c.queue.queueMember(a.Node, fixed.Append(nil), wasGone)
 
-	wasGone := m.state == StateDead || m.state == StateLeft
 	// A refutation: a known member, not back from a graceful leave, raised its incarnation
 	// with the same address and metadata (flap.go).
 	refuted := known && m.state != StateLeft
@@ -372,7 +375,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 			return
 		}
 		if confirms && c.confirmSuspicion(m, s.From) {
-			c.queue.queueMember(s.Node, s.Append(nil))
+			c.queue.queueMember(s.Node, s.Append(nil), false)
 		}
 		return
 	}
@@ -390,7 +393,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 // beginSuspicion marks m suspect at the message's incarnation, rebroadcasts the message and
 // starts the suspicion timer.
 func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
-	c.queue.queueMember(s.Node, s.Append(nil))
+	c.queue.queueMember(s.Node, s.Append(nil), false)
 	m.incarnation = s.Incarnation
 	c.setState(m, StateSuspect)
 	c.markChanged()
@@ -407,7 +410,7 @@ func (c *core) reassert() {
 	if c.leaving || c.queue.byName[c.self.name] != nil {
 		return
 	}
-	c.queueSelfNews(c.selfAlive().Append(nil), 0)
+	c.queueSelfNews(c.selfAlive().Append(nil), false, 0)
 }
 
 // deadNode applies a dead message (section 10.4); From == Node means the member left.
@@ -434,9 +437,9 @@ func (c *core) deadNode(d *wire.Dead) {
 			return
 		}
 		token = c.leaveToken
-		c.queueSelfNews(d.Append(nil), token)
+		c.queueSelfNews(d.Append(nil), true, token)
 	} else {
-		c.queue.queueMember(d.Node, d.Append(nil))
+		c.queue.queueMember(d.Node, d.Append(nil), true)
 	}
 	m.incarnation = d.Incarnation
 	if d.From == d.Node {
@@ -468,7 +471,7 @@ func (c *core) refute(accused uint32) {
 	c.awareness.apply(1)
 	c.markChanged()
 	c.metrics.count(MetricRefute, 1)
-	c.queueSelfNews(c.selfAlive().Append(nil), 0)
+	c.queueSelfNews(c.selfAlive().Append(nil), false, 0)
 }
 
 // selfAlive is the alive message this member announces itself with.

@@ -198,7 +198,7 @@ func (c *core) join(now time.Time, seeds []seed, token uint64) {
 	c.joins[token] = &joinCall{pending: len(seeds)}
 	// Announce ourselves too: the seed will rebroadcast us, but our own first packets can
 	// carry the news to whoever we probe before that has spread.
-	c.queueSelfNews(c.selfAlive().Append(nil), 0)
+	c.queueSelfNews(c.selfAlive().Append(nil), false, 0)
 	buf := c.localState(true)
 	for _, s := range seeds {
 		c.openStream(s.addr, buf, c.cfg.TCPTimeout, true, pendingStream{kind: streamJoin, token: token, name: s.name})

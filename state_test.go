@@ -311,7 +311,7 @@ func TestUserMessagesWaitForTheJoin(t *testing.T) {
 // (Serf answers each query to its origin, which would soak up the query's transmissions).
 func TestUserPacketsCarryNoBroadcasts(t *testing.T) {
 	h := newHarness(t, DefaultLANConfig(), 3)
-	h.c.queue.queueMember("p3", aliveMsg("p3", 2, ""))
+	h.c.queue.queueMember("p3", aliveMsg("p3", 2, ""), false)
 	queued := h.c.queue.Len()
 	require.Equal(t, 1, queued)
 
