@@ -12,6 +12,7 @@ package swim
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,7 +40,24 @@ type SimOptions struct {
 	Loss, Duplicate, Reorder float64
 	// Logger receives every member's logs; nil discards them.
 	Logger *slog.Logger
+	// Progress, if set, is called while the simulation runs, at most every ProgressEvery
+	// of wall time (default 200 ms), with how far it has got. It changes nothing in the run.
+	Progress      func(SimProgress)
+	ProgressEvery time.Duration
 }
+
+// SimProgress is how far a running simulation has got.
+type SimProgress struct {
+	Virtual   time.Duration // virtual time since the simulation began
+	Wall      time.Duration // wall time since then
+	Live      int           // members running and not leaving
+	Converged int           // of those, members whose view holds as many others as are live
+	Events    uint64        // events run so far: timers fired, packets and streams delivered
+}
+
+// progressChunk is how much virtual time runs between two looks at the wall clock when a
+// Progress function is set: running in chunks gives the same run as running at once.
+const progressChunk = 100 * time.Millisecond
 
 // Simulation is a cluster of members on a simulated network, run in virtual time. It is not
 // safe for concurrent use.
@@ -52,6 +70,11 @@ type Simulation struct {
 	byName map[string]*simNode
 	start  time.Time
 	stats  SimStats
+	// progress reporting (SimOptions.Progress)
+	progress      func(SimProgress)
+	progressEvery time.Duration
+	wallStart     time.Time
+	lastProgress  time.Time
 	// onEvent, if set, sees every event every member produces (scenario bookkeeping).
 	onEvent func(n *simNode, e *coreEvent)
 	// identities holds one copy of each distinct identity, shared by every member's table:
@@ -137,6 +160,11 @@ func NewSimulation(o SimOptions) *Simulation {
 		byName:     make(map[string]*simNode),
 		identities: make(map[identityKey]*identity),
 		start:      n.Now(),
+
+		progress:      o.Progress,
+		progressEvery: cmp.Or(o.ProgressEvery, 200*time.Millisecond),
+		wallStart:     time.Now(),
+		lastProgress:  time.Now(),
 	}
 }
 
@@ -357,7 +385,39 @@ func (s *Simulation) SetIngressLoss(i int, loss float64) {
 func (s *Simulation) Heal() { s.net.Heal() }
 
 // RunFor runs the simulation for d of virtual time.
-func (s *Simulation) RunFor(d time.Duration) { s.net.RunFor(d) }
+func (s *Simulation) RunFor(d time.Duration) {
+	end := s.net.Now().Add(d)
+	if s.progress == nil {
+		s.net.RunUntil(end)
+		return
+	}
+	for s.net.Now().Before(end) {
+		next := s.net.Now().Add(progressChunk)
+		if next.After(end) {
+			next = end
+		}
+		s.net.RunUntil(next)
+		s.reportProgress(false)
+	}
+}
+
+// reportProgress calls the Progress function if ProgressEvery has passed since it last did,
+// or if final.
+func (s *Simulation) reportProgress(final bool) {
+	now := time.Now()
+	if !final && now.Sub(s.lastProgress) < s.progressEvery {
+		return
+	}
+	s.lastProgress = now
+	live := s.live()
+	p := SimProgress{Virtual: s.Now(), Wall: now.Sub(s.wallStart), Live: len(live), Events: s.net.Counters().Events}
+	for _, i := range live {
+		if s.nodes[i].seen >= len(live)-1 {
+			p.Converged++
+		}
+	}
+	s.progress(p)
+}
 
 // RunUntil runs until cond holds (checked every step of virtual time) or limit passes, and
 // reports whether cond held.
@@ -367,7 +427,7 @@ func (s *Simulation) RunUntil(cond func() bool, step, limit time.Duration) bool 
 		if !s.net.Now().Before(end) {
 			return false
 		}
-		s.net.RunFor(step)
+		s.RunFor(step)
 	}
 	return true
 }

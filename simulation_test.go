@@ -357,3 +357,32 @@ func TestSimulationDeliversEventsToDelegates(t *testing.T) {
 	require.Equal(t, []string{"join node-0", "join node-1", "leave node-1 dead"}, rec.got)
 	require.InDelta(t, s.Now().Seconds(), rec.at[2].Seconds(), step.Seconds(), "the delegate heard of the death within the step in which a declared it")
 }
+
+// Watching a run changes nothing in it: with a Progress function the simulation runs in
+// chunks between looks at the wall clock, and gives the same trace as without.
+func TestProgressChangesNothing(t *testing.T) {
+	var calls int
+	var last SimProgress
+	run := func(watch bool) [32]byte {
+		o := SimOptions{Seed: 3, Config: DefaultLocalConfig(), Latency: time.Millisecond}
+		if watch {
+			o.Progress, o.ProgressEvery = func(p SimProgress) { calls++; last = p }, time.Nanosecond
+		}
+		s := NewSimulation(o)
+		for range 50 {
+			s.AddNode()
+		}
+		s.Bootstrap()
+		s.RunFor(3 * time.Second)
+		s.Crash(7)
+		s.RunFor(20 * time.Second)
+		return s.TraceSum()
+	}
+	plain, watched := run(false), run(true)
+	require.Equal(t, plain, watched, "same seed, same trace, watched or not")
+	require.GreaterOrEqual(t, calls, 230, "a report after every 100 ms of virtual time")
+	require.Equal(t, 23*time.Second, last.Virtual)
+	require.Equal(t, 49, last.Live, "one member crashed")
+	require.Equal(t, 49, last.Converged, "the survivors' views have dropped it")
+	require.Positive(t, last.Events)
+}

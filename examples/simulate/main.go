@@ -110,7 +110,10 @@ func main() {
 	}
 	sc := base
 	sc.Nodes, sc.Seed, sc.Scenario, sc.Config = ns[0], *seed, scenarios[0], cfg
+	prog := newProgress(fmt.Sprintf("%s n=%d", sc.Scenario, sc.Nodes))
+	sc.Progress = prog.update
 	r, err := swim.Simulate(sc)
+	prog.done()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simulate:", err)
 		os.Exit(2)

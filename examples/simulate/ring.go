@@ -43,7 +43,9 @@ type ringRun struct {
 // then member 1 crashes. step is how often the rings are compared.
 func ringScenario(n int, seed uint64, cfg *swim.Config, latency, jitter time.Duration, loss float64, vnodes int, step time.Duration) (ringRun, error) {
 	run := ringRun{Nodes: n, Seed: seed, JoinMembersS: -1, JoinRingsS: -1, CrashMembersS: -1, CrashRingsS: -1}
-	s := swim.NewSimulation(swim.SimOptions{Seed: seed, Config: cfg, Latency: latency, Jitter: jitter, Loss: loss})
+	prog := newProgress(fmt.Sprintf("ring n=%d seed %d", n, seed))
+	defer prog.done()
+	s := swim.NewSimulation(swim.SimOptions{Seed: seed, Config: cfg, Latency: latency, Jitter: jitter, Loss: loss, Progress: prog.update})
 	var rings []*ring.Ring
 	add := func() int {
 		r := ring.New(ring.Config{VirtualNodes: vnodes})

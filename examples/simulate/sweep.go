@@ -79,6 +79,8 @@ func sweep(presets []string, sizes []int, scenarios []string, first uint64, seed
 	}
 	jobs := make(chan job)
 	errs := make(chan error, 1)
+	prog := newSweepProgress(len(cases) * seeds)
+	defer prog.done()
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
@@ -104,6 +106,7 @@ func sweep(presets []string, sizes []int, scenarios []string, first uint64, seed
 					continue
 				}
 				j.c.figures[j.i] = sweepFigure{seed: sc.Seed, s: stragglerFigure(r), falseDead: r.FalseDead}
+				prog.ranOne()
 			}
 		}()
 	}

@@ -58,6 +58,7 @@ type Counters struct {
 	PacketsBlocked       uint64 // dropped because a partition separates sender and receiver
 	PacketsUndeliverable uint64 // the receiver was not attached (at send or arrival time)
 	PacketsQueueDropped  uint64 // the receiver was paused and its receive queue was full
+	Events               uint64 // events run: timers fired, packets and streams handed over
 	StreamsSent          uint64 // streams accepted (status Sent)
 	StreamBytes          uint64 // their payload bytes
 	StreamsRefused       uint64 // streams to a detached endpoint
@@ -166,6 +167,7 @@ func (n *Network) RunUntil(t time.Time) {
 	for len(n.heap) > 0 && n.heap[0].at <= limit {
 		e := n.pop()
 		n.now = e.at
+		n.counters.Events++
 		n.dispatch(e.slot)
 	}
 	if limit > n.now {
