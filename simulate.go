@@ -56,6 +56,9 @@ type SimConfig struct {
 	// Progress, if set, is called while the scenario runs, about every 200 ms of wall time
 	// (SimOptions.Progress).
 	Progress func(SimProgress)
+	// Timeline, if set, is called every 100 ms of virtual time with that tick's figures
+	// (SimOptions.Timeline).
+	Timeline func(SimTick)
 }
 
 // SimReport is what a scenario run measured. Times are virtual seconds from the scenario's
@@ -145,7 +148,7 @@ func Simulate(sc SimConfig) (SimReport, error) {
 	if sc.Latency == 0 {
 		sc.Latency = time.Millisecond
 	}
-	opts := SimOptions{Seed: sc.Seed, Config: cfg, Latency: sc.Latency, Jitter: sc.Jitter, Loss: sc.Loss, Progress: sc.Progress}
+	opts := SimOptions{Seed: sc.Seed, Config: cfg, Latency: sc.Latency, Jitter: sc.Jitter, Loss: sc.Loss, Progress: sc.Progress, Timeline: sc.Timeline}
 	s := NewSimulation(opts)
 	r := SimReport{Nodes: sc.Nodes, Seed: sc.Seed, Scenario: sc.Scenario, ConvergedS: -1, MedianMemberS: -1, LastMemberS: -1,
 		FirstSuspectS: -1, FirstDeadS: -1, AllDeadS: -1, LeftAllS: -1}

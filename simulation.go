@@ -44,6 +44,23 @@ type SimOptions struct {
 	// of wall time (default 200 ms), with how far it has got. It changes nothing in the run.
 	Progress      func(SimProgress)
 	ProgressEvery time.Duration
+	// Timeline, if set, is called at every multiple of TimelineEvery of virtual time
+	// (default 100 ms) that the simulation runs through, with what happened in that tick.
+	// It changes nothing in the run.
+	Timeline      func(SimTick)
+	TimelineEvery time.Duration
+}
+
+// SimTick is one tick of a simulation's timeline: the state at its end, and what happened
+// during it.
+type SimTick struct {
+	At         time.Duration // virtual time at the tick's end
+	Live       int           // members running and not leaving
+	FullView   int           // of those, members whose view holds as many others as are live
+	Suspicions int           // suspicions raised during the tick, by anyone of anyone
+	Deaths     int           // members declared dead during the tick, counted per observer
+	Packets    uint64        // datagrams sent during the tick
+	Bytes      uint64        // their bytes, and stream bytes
 }
 
 // SimProgress is how far a running simulation has got.
@@ -75,6 +92,11 @@ type Simulation struct {
 	progressEvery time.Duration
 	wallStart     time.Time
 	lastProgress  time.Time
+	// timeline (SimOptions.Timeline)
+	timeline      func(SimTick)
+	timelineEvery time.Duration
+	lastTick      SimStats // totals at the last tick
+
 	// onEvent, if set, sees every event every member produces (scenario bookkeeping).
 	onEvent func(n *simNode, e *coreEvent)
 	// identities holds one copy of each distinct identity, shared by every member's table:
@@ -165,6 +187,8 @@ func NewSimulation(o SimOptions) *Simulation {
 		progressEvery: cmp.Or(o.ProgressEvery, 200*time.Millisecond),
 		wallStart:     time.Now(),
 		lastProgress:  time.Now(),
+		timeline:      o.Timeline,
+		timelineEvery: cmp.Or(o.TimelineEvery, 100*time.Millisecond),
 	}
 }
 
@@ -384,21 +408,54 @@ func (s *Simulation) SetIngressLoss(i int, loss float64) {
 // Heal ends any partition.
 func (s *Simulation) Heal() { s.net.Heal() }
 
-// RunFor runs the simulation for d of virtual time.
+// RunFor runs the simulation for d of virtual time. When someone watches (Progress,
+// Timeline) it runs in chunks, ending at each timeline tick and at least every
+// progressChunk, with the same outcome as one run.
 func (s *Simulation) RunFor(d time.Duration) {
 	end := s.net.Now().Add(d)
-	if s.progress == nil {
+	if s.progress == nil && s.timeline == nil {
 		s.net.RunUntil(end)
 		return
 	}
 	for s.net.Now().Before(end) {
 		next := s.net.Now().Add(progressChunk)
-		if next.After(end) {
-			next = end
+		if s.timeline != nil {
+			elapsed := s.Now()
+			tick := (elapsed/s.timelineEvery + 1) * s.timelineEvery
+			next = minTime(next, s.start.Add(tick))
 		}
+		next = minTime(next, end)
 		s.net.RunUntil(next)
-		s.reportProgress(false)
+		if s.timeline != nil && s.Now()%s.timelineEvery == 0 {
+			s.recordTick()
+		}
+		if s.progress != nil {
+			s.reportProgress(false)
+		}
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// recordTick hands the timeline the tick that just ended.
+func (s *Simulation) recordTick() {
+	st := s.Stats()
+	live := s.live()
+	t := SimTick{At: s.Now(), Live: len(live), Suspicions: st.Suspicions - s.lastTick.Suspicions,
+		Deaths: st.Deaths - s.lastTick.Deaths, Packets: st.Packets - s.lastTick.Packets,
+		Bytes: st.Bytes + st.StreamBytes - s.lastTick.Bytes - s.lastTick.StreamBytes}
+	for _, i := range live {
+		if s.nodes[i].seen >= len(live)-1 {
+			t.FullView++
+		}
+	}
+	s.lastTick = st
+	s.timeline(t)
 }
 
 // reportProgress calls the Progress function if ProgressEvery has passed since it last did,

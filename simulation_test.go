@@ -358,15 +358,19 @@ func TestSimulationDeliversEventsToDelegates(t *testing.T) {
 	require.InDelta(t, s.Now().Seconds(), rec.at[2].Seconds(), step.Seconds(), "the delegate heard of the death within the step in which a declared it")
 }
 
-// Watching a run changes nothing in it: with a Progress function the simulation runs in
-// chunks between looks at the wall clock, and gives the same trace as without.
+// Watching a run changes nothing in it: with a Progress or Timeline function the simulation
+// runs in chunks, and gives the same trace as without. The timeline has a tick every 100 ms
+// whose figures add up to the run's.
 func TestProgressChangesNothing(t *testing.T) {
 	var calls int
 	var last SimProgress
+	var ticks []SimTick
+	var stats SimStats
 	run := func(watch bool) [32]byte {
 		o := SimOptions{Seed: 3, Config: DefaultLocalConfig(), Latency: time.Millisecond}
 		if watch {
 			o.Progress, o.ProgressEvery = func(p SimProgress) { calls++; last = p }, time.Nanosecond
+			o.Timeline = func(t SimTick) { ticks = append(ticks, t) }
 		}
 		s := NewSimulation(o)
 		for range 50 {
@@ -376,6 +380,7 @@ func TestProgressChangesNothing(t *testing.T) {
 		s.RunFor(3 * time.Second)
 		s.Crash(7)
 		s.RunFor(20 * time.Second)
+		stats = s.Stats()
 		return s.TraceSum()
 	}
 	plain, watched := run(false), run(true)
@@ -385,4 +390,16 @@ func TestProgressChangesNothing(t *testing.T) {
 	require.Equal(t, 49, last.Live, "one member crashed")
 	require.Equal(t, 49, last.Converged, "the survivors' views have dropped it")
 	require.Positive(t, last.Events)
+
+	require.Len(t, ticks, 230, "a tick every 100 ms of 23 s")
+	var packets, bytes uint64
+	deaths := 0
+	for i, tk := range ticks {
+		require.Equal(t, time.Duration(i+1)*100*time.Millisecond, tk.At)
+		packets, bytes, deaths = packets+tk.Packets, bytes+tk.Bytes, deaths+tk.Deaths
+	}
+	require.Equal(t, stats.Packets, packets, "the ticks' packets add up to the run's")
+	require.Equal(t, stats.Bytes+stats.StreamBytes, bytes)
+	require.Equal(t, 49, deaths, "each survivor declared the crashed member dead once")
+	require.Equal(t, 49, ticks[len(ticks)-1].FullView)
 }

@@ -49,6 +49,7 @@ func main() {
 		ingress   = flag.Float64("ingress-loss", 0.8, "ingress-loss: share of the packets into a faulty member lost")
 		flipEvery = flag.Duration("flip-every", 20*time.Second, "flipflop: how long a faulty member's ingress stays cut, then restored")
 	)
+	timelinePath := flag.String("timeline", "", "write the run's timeline to this CSV file: per 100 ms of virtual time, members holding the full view, suspicions, deaths, packets and bytes (draw it with examples/plot)")
 	ringMode := flag.Bool("ring", false, "instead of -scenario: every member keeps a hash ring on its events; time until the rings agree after a join and after a crash, for each -n and seed")
 	ringVnodes := flag.Int("ring-vnodes", 16, "-ring: points per member (when rings agree does not depend on it; 16 keeps 1,000 rings of 1,000 members small)")
 	ringStep := flag.Duration("ring-step", 10*time.Millisecond, "-ring: how often the rings are compared, in virtual time")
@@ -112,8 +113,22 @@ func main() {
 	sc.Nodes, sc.Seed, sc.Scenario, sc.Config = ns[0], *seed, scenarios[0], cfg
 	prog := newProgress(fmt.Sprintf("%s n=%d", sc.Scenario, sc.Nodes))
 	sc.Progress = prog.update
+	var tl *timeline
+	if *timelinePath != "" {
+		if tl, err = newTimeline(*timelinePath); err != nil {
+			fmt.Fprintln(os.Stderr, "simulate:", err)
+			os.Exit(1)
+		}
+		sc.Timeline = tl.add
+	}
 	r, err := swim.Simulate(sc)
 	prog.done()
+	if tl != nil {
+		if cerr := tl.close(); cerr != nil {
+			fmt.Fprintln(os.Stderr, "simulate:", cerr)
+			os.Exit(1)
+		}
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simulate:", err)
 		os.Exit(2)
