@@ -18,6 +18,11 @@
 // membership's own convergence:
 //
 //	go run ./examples/simulate -ring -n 100,1000 -config local -seeds 3
+//
+// With -calibrate, it puts its predictions next to a real run of internal/interop/cmd/compare
+// saved with -json:
+//
+//	go run ./examples/simulate -calibrate compare.json -latency 100us
 package main
 
 import (
@@ -50,6 +55,7 @@ func main() {
 		flipEvery = flag.Duration("flip-every", 20*time.Second, "flipflop: how long a faulty member's ingress stays cut, then restored")
 	)
 	timelinePath := flag.String("timeline", "", "write the run's timeline to this CSV file: per 100 ms of virtual time, members holding the full view, suspicions, deaths, packets and bytes (draw it with examples/plot)")
+	calibrateFrom := flag.String("calibrate", "", "instead of -scenario: the simulator's join, crash and steady figures (Local timings, -seeds seeds, default 7) next to the swim rows of this compare -json file")
 	ringMode := flag.Bool("ring", false, "instead of -scenario: every member keeps a hash ring on its events; time until the rings agree after a join and after a crash, for each -n and seed")
 	ringVnodes := flag.Int("ring-vnodes", 16, "-ring: points per member (when rings agree does not depend on it; 16 keeps 1,000 rings of 1,000 members small)")
 	ringStep := flag.Duration("ring-step", 10*time.Millisecond, "-ring: how often the rings are compared, in virtual time")
@@ -68,6 +74,17 @@ func main() {
 	}
 	base := swim.SimConfig{Duration: *duration, Latency: *latency, Jitter: *jitter, Loss: *loss, PartitionFor: *partition,
 		Faulty: *faulty, IngressLoss: *ingress, FlipEvery: *flipEvery}
+	if *calibrateFrom != "" {
+		k := *seeds
+		if k <= 1 {
+			k = 7
+		}
+		if err := calibrate(*calibrateFrom, k, *latency, *jitter); err != nil {
+			fmt.Fprintln(os.Stderr, "simulate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *ringMode {
 		cfg, err := presetConfig(presets[0])
 		if err != nil {
