@@ -627,9 +627,12 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 		c.handleStreamResult(now, st.id, reply, err)
 		s.flush(n)
 	}
+	// The sender closes the connection at its deadline, as a real one does: a request that
+	// TCP's retransmissions delayed past it never reaches the peer's application (over a
+	// link losing most packets they can add a minute), and a late reply is not read.
 	status := s.net.Stream(n.addr, st.to, st.buf, func(now time.Time, buf []byte) {
 		peer := s.byAddr[st.to]
-		if peer == nil || !peer.running {
+		if peer == nil || !peer.running || now.After(st.deadline) {
 			return
 		}
 		var reply []byte
@@ -645,6 +648,9 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 			return
 		}
 		s.net.Stream(peer.addr, n.addr, reply, func(now time.Time, buf []byte) {
+			if now.After(st.deadline) {
+				return // the timeout below has already answered
+			}
 			sec := c.streamSecurity()
 			msg, err := sec.readReply(bytes.NewReader(buf))
 			result(now, msg, err)
