@@ -3,8 +3,11 @@ package swim
 import "time"
 
 // Delegate is how an application rides on the protocol: metadata about itself, messages of
-// its own, and state it exchanges on push/pull. Every method runs on the protocol loop, so it
-// must return quickly and must not block; it may call the Memberlist's methods.
+// its own, and state it exchanges on push/pull. Every method runs inside the protocol's own
+// step, so it must return quickly and must not block. It may read the Memberlist (Members,
+// NumMembers, LocalNode, HealthScore, Drops) and call Shutdown; a call that acts on the
+// protocol (Join, UpdateNode, Leave, the Send methods, Ping, SetGossipVerify) would wait for
+// the step it is in, and returns ErrInDelegate at once instead.
 type Delegate interface {
 	// NodeMeta returns this member's metadata, at most limit bytes. It is read at Create and
 	// by UpdateNode.
@@ -44,19 +47,21 @@ type ConflictDelegate interface {
 // MergeDelegate may veto a join by returning an error: it sees the other side's members on
 // both sides of a join's push/pull, and nothing of the remote state is applied if it refuses
 // (the joiner's Join returns the error). As in memberlist, periodic push/pulls do not ask it.
-// It runs on the protocol loop and must not block.
+// It runs on the protocol loop and must not block; what it may call is as for Delegate.
 type MergeDelegate interface {
 	NotifyMerge(peers []Node) error
 }
 
 // AliveDelegate may veto an alive message about another member (for example, one not in an
-// allow-list) by returning an error. It runs on the protocol loop and must not block.
+// allow-list) by returning an error. It runs on the protocol loop and must not block; what
+// it may call is as for Delegate.
 type AliveDelegate interface {
 	NotifyAlive(peer Node) error
 }
 
 // PingDelegate attaches a payload to acks and learns round-trip times. AckPayload runs on the
-// protocol loop and must not block; NotifyPingComplete runs off it.
+// protocol loop and must not block (what it may call is as for Delegate); NotifyPingComplete
+// runs off it.
 type PingDelegate interface {
 	AckPayload() []byte
 	NotifyPingComplete(other Node, rtt time.Duration, payload []byte)

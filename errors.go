@@ -6,6 +6,12 @@ import "errors"
 var (
 	// ErrNotRunning is returned by calls on a Memberlist that was shut down.
 	ErrNotRunning = errors.New("swim: not running")
+	// ErrInDelegate is returned at once by a call that acts on the protocol (Join,
+	// UpdateNode, Leave, the Send methods, Ping, SetGossipVerify) made from a Delegate,
+	// AliveDelegate, MergeDelegate, ConflictDelegate or PingDelegate method: those run
+	// inside the protocol's own step, which the call would wait for forever. Make the call
+	// from another goroutine.
+	ErrInDelegate = errors.New("swim: called from a delegate method that runs inside the protocol; call it from another goroutine")
 	// ErrLeft is returned by calls that make no sense after Leave.
 	ErrLeft = errors.New("swim: already left the cluster")
 	// ErrNoSeeds is returned by Join when given no addresses.

@@ -5,6 +5,7 @@ package swim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -331,4 +332,70 @@ func TestAllowNameInUse(t *testing.T) {
 		require.NoError(t, holder.Shutdown())
 		require.NoError(t, a.Shutdown())
 	})
+}
+
+// reentrantDelegate calls back into its member from LocalState, which runs inside the
+// protocol's step.
+type reentrantDelegate struct {
+	m        atomic.Pointer[Memberlist]
+	update   chan error
+	shutdown bool
+}
+
+func (r *reentrantDelegate) NodeMeta(int) []byte             { return nil }
+func (r *reentrantDelegate) NotifyMsg([]byte)                {}
+func (r *reentrantDelegate) GetBroadcasts(int, int) [][]byte { return nil }
+func (r *reentrantDelegate) MergeRemoteState([]byte, bool)   {}
+func (r *reentrantDelegate) LocalState(bool) []byte {
+	m := r.m.Load()
+	if m == nil {
+		return nil
+	}
+	_ = m.Members() // reads are fine
+	if r.shutdown {
+		r.update <- m.Shutdown()
+		return nil
+	}
+	select {
+	case r.update <- m.UpdateNode(time.Second):
+	default:
+	}
+	return nil
+}
+
+// "No call hangs when made from a callback": a Delegate method runs inside the protocol's
+// step, so a call that acts on the protocol would wait for that step forever (it did: the
+// member stopped for good). It returns ErrInDelegate at once instead, and Shutdown returns
+// and finishes once the delegate has returned.
+func TestCallsFromInsideTheProtocolReturn(t *testing.T) {
+	for _, shutdown := range []bool{false, true} {
+		d := &reentrantDelegate{update: make(chan error, 1), shutdown: shutdown}
+		cfg := DefaultLocalConfig()
+		cfg.Name, cfg.BindAddr, cfg.BindPort, cfg.Delegate = "a", "127.0.0.1", 0, d
+		a, err := Create(cfg)
+		require.NoError(t, err)
+		d.m.Store(a)
+		cfg2 := DefaultLocalConfig()
+		cfg2.Name, cfg2.BindAddr, cfg2.BindPort = "b", "127.0.0.1", 0
+		b, err := Create(cfg2)
+		require.NoError(t, err)
+		_, _ = b.Join([]string{a.LocalNode().Address()}) // a serves the push/pull: LocalState runs
+		select {
+		case err := <-d.update:
+			if shutdown {
+				require.NoError(t, err, "Shutdown from a delegate returns nil")
+				require.Eventually(t, func() bool {
+					_, err := a.Join([]string{b.LocalNode().Address()})
+					return errors.Is(err, ErrNotRunning)
+				}, 10*time.Second, 20*time.Millisecond, "and the member shuts down once the delegate returns")
+			} else {
+				require.ErrorIs(t, err, ErrInDelegate)
+				require.NoError(t, a.UpdateNode(time.Second), "the same call from another goroutine works")
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call from inside the protocol did not return")
+		}
+		b.Shutdown()
+		a.Shutdown()
+	}
 }

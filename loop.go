@@ -63,9 +63,20 @@ func (m *Memberlist) drive(input func()) {
 	if m.loopEnded {
 		return
 	}
+	// Who drives, so that a delegate the core calls, on this goroutine, and that calls back
+	// into the API is told so rather than left waiting for itself (inDriver).
+	m.driver.Store(goroutineID())
+	defer m.driver.Store(0)
 	input()
 	m.drain()
 	m.armTimer()
+}
+
+// inDriver reports whether the calling goroutine is driving the core: it is a delegate the
+// core called. It looks up the goroutine only when someone drives.
+func (m *Memberlist) inDriver() bool {
+	d := m.driver.Load()
+	return d != 0 && d == goroutineID()
 }
 
 // armTimer points the loop's one timer at the core's next deadline, if it moved.
@@ -131,6 +142,9 @@ func (m *Memberlist) publish() {
 
 // runOnLoop runs f on the loop and waits for it.
 func (m *Memberlist) runOnLoop(f func()) error {
+	if m.inDriver() {
+		return ErrInDelegate
+	}
 	done := make(chan struct{})
 	select {
 	case m.reqs <- func() { f(); close(done) }:

@@ -29,7 +29,8 @@ type Memberlist struct {
 	transport Transport
 	core      *core // owned by whoever holds coreMu (see drive)
 	coreMu    sync.Mutex
-	loopEnded bool // under coreMu
+	loopEnded bool          // under coreMu
+	driver    atomic.Uint64 // the goroutine holding coreMu, 0 when none
 	timer     *time.Timer
 	armedAt   time.Time // the timer's deadline, zero when stopped; under coreMu
 
@@ -342,7 +343,9 @@ func (m *Memberlist) SetGossipVerify(incoming, outgoing bool) error {
 // (HandoffQueueDepth) counted as DropQueueFull.
 func (m *Memberlist) Drops() map[DropReason]uint64 {
 	var out map[DropReason]uint64
-	if err := m.runOnLoop(func() { out = m.core.dropCounts() }); err != nil {
+	if m.inDriver() {
+		out = m.core.dropCounts() // a delegate asking: this goroutine holds the core already
+	} else if err := m.runOnLoop(func() { out = m.core.dropCounts() }); err != nil {
 		return nil
 	}
 	// Datagrams the transport could not hand to the loop never reached the core.
@@ -387,8 +390,17 @@ func (m *Memberlist) WaitEvents(ctx context.Context) error {
 // gracefully), closes the transport and waits for the protocol's goroutines to end. It is
 // idempotent and may be called from a callback. Events not yet delivered are dropped; a
 // callback still running (or blocked, like a ChannelEventDelegate whose channel nobody
-// reads) keeps its goroutine until it returns, and does not delay Shutdown.
+// reads) keeps its goroutine until it returns, and does not delay Shutdown. Called from a
+// Delegate (or another delegate that runs inside the protocol), it returns nil at once and
+// finishes once that delegate has returned.
 func (m *Memberlist) Shutdown() error {
+	if m.inDriver() {
+		// A delegate inside the protocol's step: the step cannot end while Shutdown waits
+		// for it, so the rest happens once the delegate has returned.
+		m.stopped.Store(true)
+		go m.Shutdown()
+		return nil
+	}
 	var err error
 	m.stopOnce.Do(func() {
 		m.stopped.Store(true)
