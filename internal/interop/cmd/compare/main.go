@@ -103,11 +103,16 @@ func main() {
 	cpuWindows := flag.Int("cpu-windows", 12, "steady-state CPU: windows sampled, both libraries at once in child processes (0: in process, one library after the other)")
 	cpuWindow := flag.Duration("cpu-window", 5*time.Second, "steady-state CPU: length of each window")
 	crashes := flag.Int("crashes", 7, "crashes, one after another, whose median time until all see the member dead is reported (odd)")
+	fromJSON := flag.String("from-json", "", "print the tables of a run saved with -json, from this file, and exit")
 	cpuOnly := flag.Bool("cpu-only", false, "measure only the steady-state CPU for each n (with -cpu-windows)")
 	flag.Parse()
 
 	if *crashes < 1 || *crashes%2 == 0 || *crashes > 15 {
 		fail("-crashes must be odd, 1 to 15")
+	}
+	if *fromJSON != "" {
+		printSaved(*fromJSON)
+		return
 	}
 	if spec := os.Getenv("COMPARE_CPU_CHILD"); spec != "" {
 		cpuChild(spec)
@@ -227,6 +232,40 @@ func main() {
 		if len(results) > 0 {
 			fmt.Println()
 		}
+		printRapidTable(rapids)
+	}
+}
+
+// printSaved prints the tables of a run saved with -json: rapid results are the lines with a
+// scenario.
+func printSaved(path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fail("%v", err)
+	}
+	var results []result
+	var rapids []rapidResult
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if strings.Contains(line, `"scenario":`) {
+			rapids = append(rapids, decodeAll[rapidResult]([]byte(line))...)
+		} else {
+			results = append(results, decodeAll[result]([]byte(line))...)
+		}
+	}
+	if len(results) > 0 {
+		printTable(results)
+		fmt.Println()
+		for _, r := range results {
+			if len(r.DetectedEach) > 0 {
+				fmt.Printf("%s n=%d, each crash until all see it dead (s): %v\n", r.Library, r.Nodes, r.DetectedEach)
+			}
+		}
+	}
+	if len(rapids) > 0 {
+		fmt.Println()
 		printRapidTable(rapids)
 	}
 }
@@ -385,6 +424,18 @@ func runNormal(lib library, n int, steady time.Duration, crashes int) (result, e
 		} else {
 			detected = append(detected, d)
 		}
+		name := fmt.Sprintf("%s-%03d", lib.name, victim)
+		t.mu.Lock()
+		fs, ft := t.firstSuspect[name], t.firstTimeout[name]
+		t.mu.Unlock()
+		since := func(at time.Time) string {
+			if at.IsZero() {
+				return "never"
+			}
+			return fmt.Sprintf("%.2f s", at.Sub(killedAt).Seconds())
+		}
+		fmt.Fprintf(os.Stderr, "  %s n=%d crash %d: first suspected after %s, first declared dead after %s, by all after %.2f s\n",
+			lib.name, n, k, since(fs), since(ft), d)
 	}
 	r.DetectedEach = slices.Clone(detected)
 	slices.Sort(detected)

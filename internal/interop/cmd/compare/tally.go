@@ -35,6 +35,9 @@ type tally struct {
 	// held lists, per subject, the observers that held it out of their view as flapping
 	// (swim's Config.FlapHoldDown).
 	held map[string]map[string]bool
+	// firstSuspect and firstTimeout are when anyone first suspected a subject, and first
+	// declared it dead by a suspicion running out.
+	firstSuspect, firstTimeout map[string]time.Time
 
 	// The rapid scenarios' books, kept once faulty is set: suspicions faulty members raised
 	// of healthy ones, and, for healthy observers, the events they delivered and the joins
@@ -48,7 +51,8 @@ type tally struct {
 func newTally(n int) *tally {
 	return &tally{views: map[string]map[string]bool{}, converged: map[string]time.Time{}, want: n - 1,
 		deadAt: map[string]time.Time{}, deaths: map[string]map[string]bool{},
-		suspicions: map[string]int{}, timeouts: map[string]int{}, held: map[string]map[string]bool{}}
+		suspicions: map[string]int{}, timeouts: map[string]int{}, held: map[string]map[string]bool{},
+		firstSuspect: map[string]time.Time{}, firstTimeout: map[string]time.Time{}}
 }
 
 func (t *tally) join(observer, subject string) {
@@ -116,6 +120,9 @@ func (t *tally) heldOut(observer, subject string) {
 func (t *tally) suspected(accuser, subject string) {
 	t.mu.Lock()
 	t.suspicions[subject]++
+	if _, ok := t.firstSuspect[subject]; !ok {
+		t.firstSuspect[subject] = time.Now()
+	}
 	if t.faulty[accuser] && !t.faulty[subject] {
 		t.accusations++
 	}
@@ -134,6 +141,9 @@ func (t *tally) watchFaulty(faulty map[string]bool) {
 func (t *tally) timedOut(subject string) {
 	t.mu.Lock()
 	t.timeouts[subject]++
+	if _, ok := t.firstTimeout[subject]; !ok {
+		t.firstTimeout[subject] = time.Now()
+	}
 	t.mu.Unlock()
 }
 
