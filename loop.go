@@ -6,9 +6,9 @@ package swim
 // goroutine wake-up: the default transport's reader feeds its datagrams and its acceptor its
 // connections, a stream exchange feeds its outcome, a served stream its request, and the loop
 // goroutine the rest (the timer, API calls, and what a Transport of the application's
-// delivers on its channels). A hop
-// from the reader to the loop, a second wake-up per datagram, cost 12% of an idle member's
-// CPU time (measured side by side, 16 members); wake-ups are most of what it spends. Slow
+// delivers on its channels). A hop from the reader to the loop, a second wake-up per
+// datagram, cost 12% of an idle member's CPU time (measured side by side, 16 members);
+// wake-ups are most of what it spends. Slow
 // work never runs under coreMu: stream exchanges run in short-lived goroutines, and events go
 // to a dispatcher goroutine through an unbounded queue, so neither a slow peer nor a slow
 // callback can stall probing, and a callback may call back into the API without deadlock.
@@ -64,9 +64,12 @@ func (m *Memberlist) drive(input func()) {
 		return
 	}
 	// Who drives, so that a delegate the core calls, on this goroutine, and that calls back
-	// into the API is told so rather than left waiting for itself (inDriver).
-	m.driver.Store(goroutineID())
-	defer m.driver.Store(0)
+	// into the API is told so rather than left waiting for itself (inDriver). Finding out
+	// costs about 2 µs, so only a member with delegates that run inside the step pays it.
+	if m.syncDelegates {
+		m.driver.Store(goroutineID())
+		defer m.driver.Store(0)
+	}
 	input()
 	m.drain()
 	m.armTimer()

@@ -30,9 +30,12 @@ type Memberlist struct {
 	core      *core // owned by whoever holds coreMu (see drive)
 	coreMu    sync.Mutex
 	loopEnded bool          // under coreMu
-	driver    atomic.Uint64 // the goroutine holding coreMu, 0 when none
-	timer     *time.Timer
-	armedAt   time.Time // the timer's deadline, zero when stopped; under coreMu
+	driver    atomic.Uint64 // the goroutine holding coreMu, 0 when none (if syncDelegates)
+	// syncDelegates says the Config has delegates that run inside the core's step
+	// (Delegate, Alive, Merge, Ping), which could call back into the API.
+	syncDelegates bool
+	timer         *time.Timer
+	armedAt       time.Time // the timer's deadline, zero when stopped; under coreMu
 
 	reqs     chan func()
 	stop     chan struct{}
@@ -119,6 +122,7 @@ func Create(conf *Config) (*Memberlist, error) {
 	m.core.start(time.Now())
 	m.events.start(m.cfg)
 	m.drain() // this member's own join event
+	m.syncDelegates = cfg.Delegate != nil || cfg.Alive != nil || cfg.Merge != nil || cfg.Ping != nil
 	m.timer = time.NewTimer(time.Hour)
 	m.armTimer()
 	go m.loop()

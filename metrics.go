@@ -12,7 +12,8 @@ import "time"
 // or of bytes), gauges (a current value) and samples (one observation of a distribution, such
 // as a duration in milliseconds). Each comes with Config.MetricLabels followed by the
 // metric's own labels, which the receiver must not keep or modify. swim calls it from the
-// protocol loop, on every packet: it must be safe for concurrent use, cheap and never block.
+// protocol loop, on every packet: it must be safe for concurrent use, cheap and never block,
+// and must not call the Memberlist (a Delegate may; see ErrInDelegate).
 type Metrics interface {
 	IncrCounter(name string, delta float64, labels []Label)
 	SetGauge(name string, value float64, labels []Label)
