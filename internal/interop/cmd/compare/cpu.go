@@ -14,17 +14,22 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// cpuRun is one child's figures: CPU ms per member per second in each window.
+// cpuRun is one child's figures: CPU ms per member per second in each window, and what the
+// heap allocated over all windows (allocation drives the garbage collector, whose background
+// workers are a wake-up of their own).
 type cpuRun struct {
-	Library string    `json:"library"`
-	Nodes   int       `json:"nodes"`
-	Windows []float64 `json:"cpu_ms_per_node_per_s"`
+	Library    string    `json:"library"`
+	Nodes      int       `json:"nodes"`
+	Windows    []float64 `json:"cpu_ms_per_node_per_s"`
+	AllocBytes float64   `json:"alloc_bytes_per_node_per_s"`
+	GCs        uint32    `json:"gc_cycles"`
 }
 
 // cpuFigures is the outcome of one concurrent measurement for one n.
@@ -87,6 +92,8 @@ func measureCPU(libs string, n, k int, d time.Duration) (cpuFigures, error) {
 			return cpuFigures{}, fmt.Errorf("reading a CPU child: %v", err)
 		}
 		runs[r.Library] = r.Windows
+		fmt.Fprintf(os.Stderr, "  %s n=%d: %.0f bytes allocated per member per s, %d GC cycles in %v\n",
+			r.Library, n, r.AllocBytes, r.GCs, time.Duration(k)*d)
 	}
 	f := cpuFigures{median: map[string]float64{}}
 	for lib, ws := range runs {
@@ -135,6 +142,8 @@ func cpuChild(spec string) {
 	run := cpuRun{Library: lib.name, Nodes: n}
 	at := time.Unix(0, startNS)
 	time.Sleep(time.Until(at))
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
 	c0 := cpuTime()
 	for range k {
 		at = at.Add(d)
@@ -143,6 +152,9 @@ func cpuChild(spec string) {
 		run.Windows = append(run.Windows, (c1-c0).Seconds()*1000/(d.Seconds()*float64(n)))
 		c0 = c1
 	}
+	runtime.ReadMemStats(&mem1)
+	run.AllocBytes = float64(mem1.TotalAlloc-mem0.TotalAlloc) / (float64(k) * d.Seconds() * float64(n))
+	run.GCs = mem1.NumGC - mem0.NumGC
 	json.NewEncoder(os.Stdout).Encode(run)
 }
 
