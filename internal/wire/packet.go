@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"sync"
 )
 
 // AppendCompound encodes parts as one compound message (section 5.2). The caller keeps to at
@@ -47,15 +48,41 @@ func SplitCompound(body []byte, parts [][]byte) ([][]byte, error) {
 	return parts, nil
 }
 
+// LZW coders are reused: a new writer allocates a 64 KiB table and a new reader 20 KiB, far
+// more than the packet most of them code, and at thousands of packets a second that was
+// what kept the garbage collector busy.
+var (
+	lzwWriters = sync.Pool{New: func() any { return new(lzwWriter) }}
+	lzwReaders sync.Pool // of *lzw.Reader
+)
+
+// lzwWriter is an LZW writer with the buffer it writes to.
+type lzwWriter struct {
+	w   *lzw.Writer
+	out bytes.Buffer
+}
+
+// maxPooledBuffer is the largest buffer kept for reuse; a rare large stream's is let go.
+const maxPooledBuffer = 1 << 20
+
 // AppendCompress wraps msg in a compress message (section 5.3): LZW, LSB order, width 8.
 func AppendCompress(b, msg []byte) []byte {
-	var z bytes.Buffer
-	w := lzw.NewWriter(&z, lzw.LSB, 8)
-	w.Write(msg)
-	w.Close()
+	z := lzwWriters.Get().(*lzwWriter)
+	z.out.Reset()
+	if z.w == nil {
+		z.w = lzw.NewWriter(&z.out, lzw.LSB, 8).(*lzw.Writer)
+	} else {
+		z.w.Reset(&z.out, lzw.LSB, 8)
+	}
+	z.w.Write(msg)
+	z.w.Close()
 	b = appendMapHeader(append(b, byte(CompressMsg)), 2)
 	b = appendUint(appendString(b, "Algo"), 0)
-	return appendBytes(appendString(b, "Buf"), z.Bytes())
+	b = appendBytes(appendString(b, "Buf"), z.out.Bytes())
+	if z.out.Cap() <= maxPooledBuffer {
+		lzwWriters.Put(z)
+	}
+	return b
 }
 
 // Decompress undoes a compress message body (after the type byte), refusing to produce more
@@ -82,8 +109,17 @@ func Decompress(body []byte, limit int) ([]byte, error) {
 	if algo != 0 {
 		return nil, fmt.Errorf("algorithm %d: %w", algo, ErrUnknownCompression)
 	}
-	r := lzw.NewReader(bytes.NewReader(buf), lzw.LSB, 8)
-	defer r.Close()
+	var r *lzw.Reader
+	if pooled, ok := lzwReaders.Get().(*lzw.Reader); ok {
+		r = pooled
+		r.Reset(bytes.NewReader(buf), lzw.LSB, 8)
+	} else {
+		r = lzw.NewReader(bytes.NewReader(buf), lzw.LSB, 8).(*lzw.Reader)
+	}
+	defer func() {
+		r.Close()
+		lzwReaders.Put(r)
+	}()
 	var out bytes.Buffer
 	n, err := io.Copy(&out, io.LimitReader(r, int64(limit)+1))
 	if err != nil {
