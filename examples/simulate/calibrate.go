@@ -62,31 +62,46 @@ func readRealRuns(path string) ([]realRun, error) {
 	return out, nil
 }
 
-// predicted is the simulator's figures for one size.
+// predicted is the simulator's figures for one size: medians over seeds.
 type predicted struct {
 	median, last, allDead, bytes, streamBytes, packets float64
+	firstSuspect, firstDead                            float64
 }
 
-func predict(n, seeds int, latency, jitter time.Duration) (predicted, error) {
-	var p predicted
-	var medians, lasts, deads []float64
-	for seed := uint64(1); seed <= uint64(seeds); seed++ {
-		j, err := swim.Simulate(swim.SimConfig{Nodes: n, Seed: seed, Scenario: swim.ScenarioJoin, Config: swim.DefaultLocalConfig(),
-			Latency: latency, Jitter: jitter, JoinSpread: time.Millisecond})
-		if err != nil {
-			return p, err
-		}
-		medians, lasts = append(medians, j.MedianMemberS), append(lasts, j.LastMemberS)
-		f, err := swim.Simulate(swim.SimConfig{Nodes: n, Seed: seed, Scenario: swim.ScenarioFail, Config: swim.DefaultLocalConfig(),
-			Latency: latency, Jitter: jitter})
-		if err != nil {
-			return p, err
-		}
-		deads = append(deads, f.AllDeadS)
-	}
-	p.median, p.last, p.allDead = median(medians), median(lasts), median(deads)
+// predictSpec says what predict simulates: the timings, the network, how spread out the
+// joins are, and whether to run the join at all (it is the costly scenario at large n).
+type predictSpec struct {
+	config          func() *swim.Config
+	latency, jitter time.Duration
+	joinSpread      time.Duration
+	join            bool
+}
 
-	s := swim.NewSimulation(swim.SimOptions{Seed: 1, Config: swim.DefaultLocalConfig(), Latency: latency, Jitter: jitter})
+// predict runs, for each of seeds seeds, a join and a crash, and one converged cluster for
+// its steady traffic: 20 s after 30 s of settling.
+func predict(n, seeds int, spec predictSpec) (predicted, error) {
+	var p predicted
+	var medians, lasts, suspects, firstDeads, deads []float64
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		if spec.join {
+			j, err := swim.Simulate(swim.SimConfig{Nodes: n, Seed: seed, Scenario: swim.ScenarioJoin, Config: spec.config(),
+				Latency: spec.latency, Jitter: spec.jitter, JoinSpread: spec.joinSpread})
+			if err != nil {
+				return p, err
+			}
+			medians, lasts = append(medians, j.MedianMemberS), append(lasts, j.LastMemberS)
+		}
+		f, err := swim.Simulate(swim.SimConfig{Nodes: n, Seed: seed, Scenario: swim.ScenarioFail, Config: spec.config(),
+			Latency: spec.latency, Jitter: spec.jitter})
+		if err != nil {
+			return p, err
+		}
+		suspects, firstDeads, deads = append(suspects, f.FirstSuspectS), append(firstDeads, f.FirstDeadS), append(deads, f.AllDeadS)
+	}
+	p.median, p.last = median(medians), median(lasts)
+	p.firstSuspect, p.firstDead, p.allDead = median(suspects), median(firstDeads), median(deads)
+
+	s := swim.NewSimulation(swim.SimOptions{Seed: 1, Config: spec.config(), Latency: spec.latency, Jitter: spec.jitter})
 	for range n {
 		s.AddNode()
 	}
@@ -104,6 +119,9 @@ func predict(n, seeds int, latency, jitter time.Duration) (predicted, error) {
 }
 
 func median(v []float64) float64 {
+	if len(v) == 0 {
+		return -1
+	}
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
@@ -119,7 +137,7 @@ func calibrate(path string, seeds int, latency, jitter time.Duration) error {
 	fmt.Println("| n | figure | simulator | real | error |")
 	fmt.Println("| ---: | --- | ---: | ---: | ---: |")
 	for _, r := range runs {
-		p, err := predict(r.Nodes, seeds, latency, jitter)
+		p, err := predict(r.Nodes, seeds, predictSpec{config: swim.DefaultLocalConfig, latency: latency, jitter: jitter, joinSpread: time.Millisecond, join: true})
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,11 @@
 // saved with -json:
 //
 //	go run ./examples/simulate -calibrate compare.json -latency 100us
+//
+// With -estimate, it simulates a range of sizes, fits each figure to the protocol's scaling
+// law and predicts clusters too large to simulate here:
+//
+//	go run ./examples/simulate -estimate -n 10000,100000
 package main
 
 import (
@@ -59,6 +64,9 @@ func main() {
 	ringMode := flag.Bool("ring", false, "instead of -scenario: every member keeps a hash ring on its events; time until the rings agree after a join and after a crash, for each -n and seed")
 	ringVnodes := flag.Int("ring-vnodes", 16, "-ring: points per member (when rings agree does not depend on it; 16 keeps 1,000 rings of 1,000 members small)")
 	ringStep := flag.Duration("ring-step", 10*time.Millisecond, "-ring: how often the rings are compared, in virtual time")
+	estimateMode := flag.Bool("estimate", false, "instead of -scenario: simulate the sizes of -estimate-from, fit the protocol's scaling laws and predict the figures at the sizes of -n")
+	estimateFrom := flag.String("estimate-from", "100,200,500,1000,2000", "-estimate: the sizes simulated")
+	estimateJoinMax := flag.Int("estimate-join-max", 2000, "-estimate: simulate the join only up to this size")
 	flag.DurationVar(&flapHoldDown, "flap-hold-down", -1, "replace the preset's Config.FlapHoldDown (0 turns flap damping off, as in memberlist)")
 	flag.Parse()
 
@@ -80,6 +88,26 @@ func main() {
 			k = 7
 		}
 		if err := calibrate(*calibrateFrom, k, *latency, *jitter); err != nil {
+			fmt.Fprintln(os.Stderr, "simulate:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *estimateMode {
+		from, err := parseSizes(*estimateFrom)
+		if err == nil && len(presets) != 1 {
+			err = fmt.Errorf("-estimate takes one -config")
+		}
+		if err == nil {
+			_, err = presetConfig(presets[0]) // checks the name; spec.config makes a fresh one per run
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "simulate:", err)
+			os.Exit(2)
+		}
+		spec := predictSpec{config: func() *swim.Config { c, _ := presetConfig(presets[0]); return c },
+			latency: *latency, jitter: *jitter, joinSpread: 2 * time.Second}
+		if err := estimate(from, ns, *estimateJoinMax, max(1, *seeds), presets[0], spec); err != nil {
 			fmt.Fprintln(os.Stderr, "simulate:", err)
 			os.Exit(1)
 		}
