@@ -213,6 +213,9 @@ type core struct {
 	allowed cidrs
 	// interner, if set, shares identities between many cores (see intern).
 	interner func(*identity) *identity
+	// memo, if set, is the simulator's memo of push/pull encodings and decodings, shared
+	// between many cores (simulation_memo.go).
+	memo *codecMemo
 
 	self *member // this member's own entry in the table
 
@@ -302,14 +305,13 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 		nameChecks: make(map[uint32]nameCheck),
 		pings:      make(map[uint32]userPing),
 	}
-	c.members.byName = make(map[string]*member)
 	c.awareness.max = cfg.AwarenessMaxMultiplier
 	c.queue.RetransmitMult = cfg.RetransmitMult
 	c.queue.membership = true
 	c.queue.NumNodes = func() int { return len(c.members.list) }
 	c.queue.onQueue = c.wakeGossip
 	vsns := []byte{ProtocolVersionMin, ProtocolVersionMax, cfg.ProtocolVersion, cfg.DelegateProtocolMin, cfg.DelegateProtocolMax, cfg.DelegateProtocolVersion}
-	c.self = &member{identity: newIdentity(cfg.Name, addrBytes(addr), port, meta, vsns, nil), incarnation: 1, state: StateAlive}
+	c.self = &member{identity: newIdentity(cfg.Name, addrBytes(addr), port, meta, vsns, nil), incarnation: 1, st: uint8(StateAlive)}
 	return c
 }
 
@@ -563,7 +565,7 @@ func (c *core) handleMessage(from netip.AddrPort, msg []byte) {
 func (c *core) emit(e coreEvent) {
 	switch e.kind {
 	case evJoin, evLeave, evUpdate, evSuspect, evUnsuspect:
-		if m := c.members.byName[e.node.Name]; m != nil && m.flap != nil {
+		if m := c.members.get(e.node.Name); m != nil && m.flap() != nil {
 			// Nothing about a held-out member reaches the view; a member shown suspect for
 			// flapping stays suspect in it, whatever the protocol's state does.
 			suspectOnly := e.kind == evSuspect || e.kind == evUnsuspect
@@ -669,7 +671,7 @@ func (c *core) serveStream(from netip.AddrPort, msg []byte) []byte {
 		return c.frameStream(ack.Append(nil))
 	case wire.PushPullMsg:
 		c.metrics.sample(MetricPushPullSizeRemote, float64(len(msg)))
-		pp, err := wire.DecodePushPull(body, c.lim)
+		pp, err := c.decodePushPull(body)
 		if err != nil {
 			c.drop(dropReasonOf(err), from, err)
 			return nil
@@ -762,7 +764,7 @@ func (c *core) broadcastFinished(token uint64) { c.finish(token, 0, nil) }
 // the broadcasts' few transmissions on members that already have them.
 func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byte, reliable bool, token uint64) {
 	c.setNow(now)
-	if m := c.members.byName[name]; m == nil || (m.state != StateAlive && m.state != StateSuspect) {
+	if m := c.members.get(name); m == nil || (m.state() != StateAlive && m.state() != StateSuspect) {
 		c.finish(token, 0, fmt.Errorf("%w: %q is not an alive member", ErrUnknownNode, name))
 		return
 	}
@@ -772,7 +774,7 @@ func (c *core) sendUser(now time.Time, to netip.AddrPort, name string, msg []byt
 		return
 	}
 	c.msgBuf = append(append(c.msgBuf[:0], byte(wire.UserMsg)), msg...)
-	c.sendPacket(to, c.members.byName[name], c.msgBuf)
+	c.sendPacket(to, c.members.get(name), c.msgBuf)
 	c.finish(token, 0, nil)
 }
 
@@ -788,7 +790,7 @@ func (c *core) sendUserTo(now time.Time, to netip.AddrPort, name string, msg []b
 // peerNamed is the entry for name, or, for a name not in the table, a stand-in that carries
 // only the name to the transport (and, its versions unknown, gets no CRC); nil for "".
 func (c *core) peerNamed(name string) *member {
-	if m := c.members.byName[name]; m != nil || name == "" {
+	if m := c.members.get(name); m != nil || name == "" {
 		return m
 	}
 	return &member{identity: &identity{name: name}}
@@ -834,7 +836,7 @@ func (c *core) releaseHeld() {
 func (c *core) snapshot() []Node {
 	nodes := make([]Node, 0, len(c.members.list))
 	for _, m := range c.members.list {
-		if (m.state == StateAlive || m.state == StateSuspect) && !m.heldOut() {
+		if (m.state() == StateAlive || m.state() == StateSuspect) && !m.heldOut() {
 			n := m.node()
 			if m.flapSuspect() {
 				n.State = StateSuspect
@@ -893,6 +895,22 @@ func (c *core) shareIdentities(intern func(*identity) *identity) {
 	c.self.identity = intern(c.self.identity)
 }
 
+// shareMemo makes the core take push/pull encodings and decodings from the memo m, shared
+// with the other cores of a simulation; it then keeps no encoding of its own.
+func (c *core) shareMemo(m *codecMemo) {
+	c.memo = m
+	c.sec.decompress = m.decompress
+	c.sync.cached = nil
+}
+
+// decodePushPull decodes a push/pull body, through the memo if there is one.
+func (c *core) decodePushPull(body []byte) (*wire.PushPull, error) {
+	if c.memo != nil {
+		return c.memo.decodePushPull(body, c.lim)
+	}
+	return wire.DecodePushPull(body, c.lim)
+}
+
 // viewChanged reports the view's version: it moves whenever snapshot would return something
 // different.
 func (c *core) viewChanged() uint64 { return c.viewVersion }
@@ -911,11 +929,11 @@ func (c *core) isLeaving() bool { return c.leaving }
 
 // memberState returns how this member sees the member called name, and whether it knows it.
 func (c *core) memberState(name string) (NodeState, uint32, bool) {
-	m := c.members.byName[name]
+	m := c.members.get(name)
 	if m == nil {
 		return 0, 0, false
 	}
-	return m.state, m.incarnation, true
+	return m.state(), m.incarnation, true
 }
 
 // probeStartedAt says when the probe in flight started, if one is.
@@ -933,24 +951,29 @@ func (c *core) probeStartedAt() (time.Time, bool) {
 // It returns how many were added.
 func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []uint32) int {
 	c.setNow(now)
-	if len(c.members.byName) < n {
-		byName := make(map[string]*member, n)
-		for k, v := range c.members.byName {
-			byName[k] = v
-		}
-		c.members.byName = byName
-		c.members.list = slices.Grow(c.members.list, n)
-		c.probe.order = slices.Grow(c.probe.order, n)
+	if len(c.members.list) < n {
+		c.members.grow(n)
+		c.probe.order = slices.Grow(c.probe.order, n-len(c.probe.order))
 	}
+	fresh, selfAt := len(c.members.list) == 1, -1
 	added := 0
 	for i, id := range ids {
-		if c.members.byName[id.name] != nil {
+		if id.name == c.self.name {
+			selfAt = i
+		}
+		if c.members.get(id.name) != nil {
 			continue
 		}
-		m := &member{identity: c.intern(id), incarnation: incarnations[i], state: StateAlive, stateChange: now.UnixNano()}
+		m := &member{identity: c.intern(id), incarnation: incarnations[i], st: uint8(StateAlive), stateChange: now.UnixNano()}
 		c.members.add(m)
 		c.probe.insert(c, m)
 		added++
+	}
+	if fresh && selfAt >= 0 && added == len(ids)-1 {
+		// A table that held only this member is laid out in the order given, this member in
+		// its place: members bootstrapped together then hold the same table in the same
+		// order, and the simulator's memo shares their push/pull states.
+		c.members.moveFirst(selfAt)
 	}
 	c.viewVersion++
 	return added

@@ -55,18 +55,24 @@ func FuzzCoreStream(f *testing.F) {
 // and every entry has a valid address.
 func checkTable(t *testing.T, c *core) {
 	t.Helper()
-	if len(c.members.list) != len(c.members.byName) {
-		t.Fatalf("member list has %d entries, index %d", len(c.members.list), len(c.members.byName))
+	indexed := 0
+	for _, p := range c.members.index.slots {
+		if p != 0 {
+			indexed++
+		}
+	}
+	if len(c.members.list) != indexed {
+		t.Fatalf("member list has %d entries, index %d", len(c.members.list), indexed)
 	}
 	for _, m := range c.members.list {
-		if c.members.byName[m.name] != m {
+		if c.members.get(m.name) != m {
 			t.Fatalf("member %q is not indexed", m.name)
 		}
 		if m.rawLen != 4 && m.rawLen != 16 {
 			t.Fatalf("member %q has a %d-byte address", m.name, m.rawLen)
 		}
 	}
-	if c.members.byName[c.self.name] != c.self || c.self.state != StateAlive {
+	if c.members.get(c.self.name) != c.self || c.self.state() != StateAlive {
 		t.Fatalf("this member is missing from its own table or not alive")
 	}
 }

@@ -49,10 +49,16 @@ type flapState struct {
 }
 
 // heldOut says the member is out of the application's view.
-func (m *member) heldOut() bool { return m.flap != nil && m.flap.heldOut }
+func (m *member) heldOut() bool {
+	f := m.flap()
+	return f != nil && f.heldOut
+}
 
 // flapSuspect says the application's view shows the member suspect for flapping.
-func (m *member) flapSuspect() bool { return m.flap != nil && m.flap.suspect && !m.flap.heldOut }
+func (m *member) flapSuspect() bool {
+	f := m.flap()
+	return f != nil && f.suspect && !f.heldOut
+}
 
 // noteRefutation counts a refutation by m, just applied; fromDead says it answered m's
 // death, wasInView that m was in the application's view before it (alive or suspect, not
@@ -112,21 +118,23 @@ func (c *core) noteDeath(m *member) {
 // known as one, and on real sockets a cut-off member's refutation often arrives after
 // GossipToTheDeadTime.
 func (c *core) flapRecord(m *member) *flapState {
-	if m.flap == nil {
-		m.flap = &flapState{}
+	f := m.flap()
+	if f == nil {
+		f = &flapState{}
+		m.setFlap(f)
 	}
 	c.flapGen++
-	m.flap.gen = c.flapGen
-	c.arm(c.now.Add(c.cfg.FlapHoldDown), timerFlapRelease, 0, m.name, m.flap.gen)
-	return m.flap
+	f.gen = c.flapGen
+	c.arm(c.now.Add(c.cfg.FlapHoldDown), timerFlapRelease, 0, m.name, f.gen)
+	return f
 }
 
 // endFlapSuspect stops showing m suspect for flapping; the application sees it return to
 // alive if the protocol has it alive.
 func (c *core) endFlapSuspect(m *member) {
 	wasShown := m.flapSuspect()
-	m.flap.suspect = false
-	if wasShown && m.state == StateAlive {
+	m.flap().suspect = false
+	if wasShown && m.state() == StateAlive {
 		c.emit(coreEvent{kind: evUnsuspect, node: m.node()})
 	}
 	c.markChanged()
@@ -135,21 +143,21 @@ func (c *core) endFlapSuspect(m *member) {
 // flapRelease forgets m's flapping record once FlapHoldDown has passed without a refutation
 // or a death: a held member is back in the view, one shown suspect is shown as it is.
 func (c *core) flapRelease(name string, gen uint64) {
-	m := c.members.byName[name]
-	if m == nil || m.flap == nil || m.flap.gen != gen {
+	m := c.members.get(name)
+	if m == nil || m.flap() == nil || m.flap().gen != gen {
 		return
 	}
-	f := m.flap
+	f := m.flap()
 	if !f.heldOut {
 		if f.suspect {
 			c.endFlapSuspect(m)
 		}
-		m.flap = nil
+		m.setFlap(nil)
 		return
 	}
-	m.flap = nil
+	m.setFlap(nil)
 	c.log.Info("releasing a member that stopped flapping", "peer", name)
-	if m.state == StateAlive || m.state == StateSuspect {
+	if m.state() == StateAlive || m.state() == StateSuspect {
 		c.emit(coreEvent{kind: evJoin, node: m.node()})
 	}
 	c.markChanged()

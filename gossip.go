@@ -35,7 +35,7 @@ func (c *core) gossipTick() {
 	}
 	c.arm(c.gossipNext, timerGossip, 0, "", 0)
 	targets := c.kRandomMembers(c.cfg.GossipNodes, func(m *member) bool {
-		switch m.state {
+		switch m.state() {
 		case StateAlive, StateSuspect:
 			return m != c.self
 		case StateDead:

@@ -146,8 +146,8 @@ func (p *prober) next(c *core) *member {
 		}
 		m := p.order[p.idx]
 		p.idx++
-		if m.state == StateAlive || m.state == StateSuspect {
-			if c.members.byName[m.name] == m {
+		if m.state() == StateAlive || m.state() == StateSuspect {
+			if c.members.get(m.name) == m {
 				return m
 			}
 		}
@@ -209,7 +209,7 @@ func (c *core) startProbe(target *member, retry bool) {
 	seq := c.nextSeqNo()
 	c.probe.active = &activeProbe{seq: seq, target: target, start: c.now, trusted: target.answered, retry: retry}
 	ping := c.pingFor(seq, target.name)
-	if target.state == StateSuspect {
+	if target.state() == StateSuspect {
 		// The buddy system: the suspect hears the accusation from its prober. It goes ahead
 		// of the ping, so that a swim target's ack already carries its refutation.
 		s := wire.Suspect{Incarnation: target.incarnation, Node: target.name, From: c.self.name}
@@ -231,7 +231,7 @@ func (c *core) reportHealth() {
 	}
 	var n [StateLeft + 1]int
 	for _, m := range c.members.list {
-		n[m.state]++
+		n[m.state()]++
 	}
 	for s, k := range n {
 		c.metrics.gaugeBy(MetricMembers, float64(k), "state", NodeState(s).String())
@@ -281,7 +281,7 @@ func (c *core) probeTimeout(seq uint32) {
 // from a full list (a failed probe is rare enough to pay O(n) for it), so that none is
 // missed; the rest are random draws.
 func (c *core) pickRelays(t *member) []*member {
-	eligible := func(m *member) bool { return m != c.self && m != t && m.state == StateAlive }
+	eligible := func(m *member) bool { return m != c.self && m != t && m.state() == StateAlive }
 	k := c.cfg.IndirectChecks
 	var trusted []*member
 	for _, m := range c.members.list {
@@ -340,10 +340,10 @@ func (c *core) probeFailed(p *activeProbe) {
 	indirectAt := p.start.Add(c.awareness.scale(c.cfg.ProbeTimeout))
 	c.arm(indirectAt.Add(2*c.cfg.ProbeTimeout), timerNackDue, p.seq, "", 0)
 	t := p.target
-	if c.members.byName[t.name] != t {
+	if c.members.get(t.name) != t {
 		return
 	}
-	if t.state == StateAlive && !p.retry && !p.refused && !c.leaving {
+	if t.state() == StateAlive && !p.retry && !p.refused && !c.leaving {
 		// Relays that have not nacked yet are not trusted until they do: the retry asks
 		// others, and a relay that stays silent counts against this member once, not
 		// again as a relay of the retry (with WAN timings the retry picks its relays
@@ -357,13 +357,13 @@ func (c *core) probeFailed(p *activeProbe) {
 		c.startProbe(t, true)
 		return
 	}
-	if t.state == StateAlive {
+	if t.state() == StateAlive {
 		c.log.Info("suspecting member: no ack", "peer", t.name, "incarnation", t.incarnation)
 	} else {
-		c.log.Debug("probe failed again", "peer", t.name, "state", t.state.String(), "incarnation", t.incarnation)
+		c.log.Debug("probe failed again", "peer", t.name, "state", t.state().String(), "incarnation", t.incarnation)
 	}
 	c.suspectNode(&wire.Suspect{Incarnation: t.incarnation, Node: t.name, From: c.self.name})
-	if s := t.susp; p.retry && s != nil && s.accuser == c.self.name && s.start.Equal(c.now) {
+	if s := t.susp(); p.retry && s != nil && s.accuser == c.self.name && s.start.Equal(c.now) {
 		// The suspicion counts from the first failure, as it would have without the
 		// retry, so that a crash is declared dead no later for it.
 		s.start = p.start
@@ -477,7 +477,7 @@ func (c *core) handlePing(from netip.AddrPort, m *wire.Ping) {
 	if c.cfg.Ping != nil {
 		ack.Payload = c.cfg.Ping.AckPayload()
 	}
-	c.sendMsg(replyAddr(from, m.SourceAddr, m.SourcePort), c.members.byName[m.SourceNode], ack.Append(c.msgBuf[:0]))
+	c.sendMsg(replyAddr(from, m.SourceAddr, m.SourcePort), c.members.get(m.SourceNode), ack.Append(c.msgBuf[:0]))
 }
 
 // handleIndirectPing pings a target on behalf of another member's probe.
@@ -497,7 +497,7 @@ func (c *core) handleIndirectPing(from netip.AddrPort, m *wire.IndirectPingReq) 
 	}
 	seq := c.nextSeqNo()
 	c.relays[seq] = relay{origSeq: m.SeqNo, replyTo: replyAddr(from, m.SourceAddr, m.SourcePort), nack: m.Nack}
-	c.sendMsg(netip.AddrPortFrom(target.Unmap(), port), c.members.byName[m.Node], c.pingFor(seq, m.Node).Append(c.msgBuf[:0]))
+	c.sendMsg(netip.AddrPortFrom(target.Unmap(), port), c.members.get(m.Node), c.pingFor(seq, m.Node).Append(c.msgBuf[:0]))
 	c.armAfter(c.cfg.ProbeTimeout, timerRelayTimeout, seq, "", 0)
 }
 

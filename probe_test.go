@@ -96,7 +96,7 @@ func TestFailedProbeIsRetried(t *testing.T) {
 			h.wantNone(wire.SuspectMsg, "the first failure is not gossiped")
 		}
 		require.Equal(t, StateAlive, stateOf(t, h.c, target), "the answered retry clears the target")
-		require.Equal(t, uint32(1), h.c.members.byName[target].incarnation, "with nothing to refute")
+		require.Equal(t, uint32(1), h.c.members.get(target).incarnation, "with nothing to refute")
 	})
 	t.Run("failed", func(t *testing.T) {
 		h := newHarness(t, nil, 7)
@@ -122,8 +122,8 @@ func TestFailedProbeIsRetried(t *testing.T) {
 		h.streamDone(st, nil, errStreamTimeout)
 		h.sinceProbe(h.c.awareness.scale(h.c.cfg.ProbeInterval))
 		require.Equal(t, StateSuspect, stateOf(t, h.c, target), "two failed probes: suspect")
-		m := h.c.members.byName[target]
-		require.Equal(t, failedAt, m.susp.start.Sub(testEpoch), "the suspicion counts from the first failure")
+		m := h.c.members.get(target)
+		require.Equal(t, failedAt, m.susp().start.Sub(testEpoch), "the suspicion counts from the first failure")
 		s := decode[wire.Suspect](t, h.wantGossiped(wire.SuspectMsg, "and is gossiped"))
 		require.Equal(t, target, s.Node)
 		require.Equal(t, len(first), h.score(), "the retry's relays nacked: nothing more counts")
@@ -332,7 +332,7 @@ func TestSilentRelaysNotHeldAgainstProber(t *testing.T) {
 // trust marks peers as having answered this member before.
 func (h *harness) trust(names ...string) {
 	for _, n := range names {
-		h.c.members.byName[n].answered = true
+		h.c.members.get(n).answered = true
 	}
 }
 

@@ -116,6 +116,8 @@ type security struct {
 	// source so that its runs repeat).
 	nonces func([]byte)
 	lim    wire.Limits
+	// decompress, if set, stands in for wire.Decompress on streams (the simulator's memo).
+	decompress func(body []byte, limit int) ([]byte, error)
 }
 
 // sealing returns the key set to encrypt output with, or nil when output is plaintext.
@@ -256,7 +258,7 @@ func (c *countingReader) Read(b []byte) (int, error) {
 }
 
 func (s *security) streamOptions(label []byte) wire.StreamOptions {
-	opt := wire.StreamOptions{Limits: s.lim}
+	opt := wire.StreamOptions{Limits: s.lim, Decompress: s.decompress}
 	keys := s.keys.set()
 	if len(keys.keys) == 0 {
 		return opt

@@ -424,7 +424,7 @@ func scenarioIngress(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, 
 			switch {
 			case !ok:
 				count["dead"]++ // forgotten: reaped after its death
-			case n.core.members.byName[s.nodes[i].name].heldOut():
+			case n.core.members.get(s.nodes[i].name).heldOut():
 				count["held out"]++
 			default:
 				count[st.String()]++

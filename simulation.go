@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -102,6 +103,11 @@ type Simulation struct {
 	// identities holds one copy of each distinct identity, shared by every member's table:
 	// with n members holding n entries each, sharing is what lets 10,000 fit in memory.
 	identities map[identityKey]*identity
+	record     []byte // scratch for observe's trace records
+	// memo is the push/pull work every member shares (simulation_memo.go); noMemo turns
+	// it off, for the test that shows it changes nothing.
+	memo   *codecMemo
+	noMemo bool
 }
 
 // identityKey is an identity as a map key.
@@ -181,6 +187,7 @@ func NewSimulation(o SimOptions) *Simulation {
 		byAddr:     make(map[netip.AddrPort]*simNode),
 		byName:     make(map[string]*simNode),
 		identities: make(map[identityKey]*identity),
+		memo:       newCodecMemo(),
 		start:      n.Now(),
 
 		progress:      o.Progress,
@@ -248,6 +255,9 @@ func (s *Simulation) boot(n *simNode) {
 		}
 	}, s.log)
 	n.core.shareIdentities(s.intern)
+	if !s.noMemo {
+		n.core.shareMemo(s.memo)
+	}
 	n.running = true
 	n.wakeAt = 0
 	n.seen = 0
@@ -699,7 +709,11 @@ func (s *Simulation) observe(n *simNode, e *coreEvent) {
 	case evUserMsg:
 		n.userMsgs = append(n.userMsgs, e.msg)
 	}
-	s.net.Record(fmt.Appendf(nil, "%d %d %s", n.id, e.kind, e.node.Name))
+	// "id kind name", in a buffer kept for it: a join of n members makes n² events.
+	b := strconv.AppendInt(s.record[:0], int64(n.id), 10)
+	b = strconv.AppendInt(append(b, ' '), int64(e.kind), 10)
+	s.record = append(append(b, ' '), e.node.Name...)
+	s.net.Record(s.record)
 	if s.onEvent != nil {
 		s.onEvent(n, e)
 	}

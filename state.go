@@ -16,7 +16,9 @@ package swim
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -29,22 +31,71 @@ import (
 // member; the rest is this table's view of it.
 type member struct {
 	*identity
-	stateChange int64      // UnixNano of the last state change
-	susp        *suspicion // running suspicion, while state is suspect
-
-	// pendingAlive is the latest alive from another address that claimed this name while
-	// this entry was alive: applied as a reclaim the moment this entry dies (a restart at a
-	// new address, memberlist #157), unless it has expired by then.
-	pendingAlive *claim
-
-	state       NodeState
+	stateChange int64 // UnixNano of the last state change
+	// trouble holds what only a member in trouble has; nil for the rest, which is most of
+	// them, so that an entry is 32 bytes: the simulator holds 10^8 of them at 10,000 members.
+	trouble     *trouble
 	incarnation uint32
+	st          uint8 // a NodeState
 	// answered says the member answered this one's ping or relay request since it was last
 	// silent as a relay: only such a member's missing nack counts against local health.
 	answered bool
+}
+
+// trouble is a member's state beyond the common: each field is set only while it applies.
+type trouble struct {
+	susp *suspicion // running suspicion, while state is suspect
+
+	// pendingAlive is the latest alive from another address that claimed this name while
+	// the entry was alive: applied as a reclaim the moment the entry dies (a restart at a
+	// new address, memberlist #157), unless it has expired by then.
+	pendingAlive *claim
+
 	// flap counts its refutations, while any is within FlapHoldDown (flap.go).
 	flap *flapState
 }
+
+func (m *member) state() NodeState { return NodeState(m.st) }
+
+func (m *member) susp() *suspicion {
+	if m.trouble == nil {
+		return nil
+	}
+	return m.trouble.susp
+}
+
+func (m *member) pendingAlive() *claim {
+	if m.trouble == nil {
+		return nil
+	}
+	return m.trouble.pendingAlive
+}
+
+func (m *member) flap() *flapState {
+	if m.trouble == nil {
+		return nil
+	}
+	return m.trouble.flap
+}
+
+// setTrouble changes what trouble holds through change, and lets it go once it holds nothing.
+func (m *member) setTrouble(change func(*trouble)) {
+	if m.trouble == nil {
+		m.trouble = &trouble{}
+	}
+	change(m.trouble)
+	if *m.trouble == (trouble{}) {
+		m.trouble = nil
+	}
+}
+
+func (m *member) setSusp(s *suspicion) { m.setTrouble(func(t *trouble) { t.susp = s }) }
+
+func (m *member) setPendingAlive(cl *claim) {
+	m.setTrouble(func(t *trouble) { t.pendingAlive = cl })
+}
+
+func (m *member) setFlap(f *flapState) { m.setTrouble(func(t *trouble) { t.flap = f }) }
 
 // identity is what a member advertises: name, address, metadata, versions. Never changed
 // after it is built.
@@ -103,7 +154,7 @@ func (m *member) node() Node {
 		Addr:        append([]byte(nil), m.addrBytes()...),
 		Port:        m.port,
 		Meta:        append([]byte(nil), m.meta...),
-		State:       m.state,
+		State:       m.state(),
 		Incarnation: m.incarnation,
 		PMin:        m.vsn[0], PMax: m.vsn[1], PCur: m.vsn[2],
 		DMin: m.vsn[3], DMax: m.vsn[4], DCur: m.vsn[5],
@@ -112,13 +163,38 @@ func (m *member) node() Node {
 
 // memberTable holds every known member: a slice in a stable order plus an index by name.
 type memberTable struct {
-	list   []*member
-	byName map[string]*member
+	list  []*member
+	index nameIndex
+}
+
+// get returns the member called name, or nil.
+func (t *memberTable) get(name string) *member {
+	if i := t.index.find(t.list, name); i >= 0 {
+		return t.list[i]
+	}
+	return nil
 }
 
 func (t *memberTable) add(m *member) {
 	t.list = append(t.list, m)
-	t.byName[m.name] = m
+	t.index.insert(t.list, len(t.list)-1)
+}
+
+// grow makes room for n members in all, so that adding them allocates nothing more.
+func (t *memberTable) grow(n int) {
+	if n <= len(t.list) {
+		return
+	}
+	t.list = slices.Grow(t.list, n-len(t.list))
+	t.index.reserve(t.list, n)
+}
+
+// moveFirst moves the first member to position i, the ones before it up by one.
+func (t *memberTable) moveFirst(i int) {
+	first := t.list[0]
+	copy(t.list[:i], t.list[1:i+1])
+	t.list[i] = first
+	t.index.rebuild(t.list, cap(t.list))
 }
 
 // removeIf drops the members for which gone is true, keeping the order of the rest.
@@ -127,21 +203,94 @@ func (t *memberTable) removeIf(gone func(*member) bool) (removed []*member) {
 	for _, m := range t.list {
 		if gone(m) {
 			removed = append(removed, m)
-			delete(t.byName, m.name)
 			continue
 		}
 		kept = append(kept, m)
 	}
+	if len(removed) == 0 {
+		return nil
+	}
 	clear(t.list[len(kept):])
 	t.list = kept
+	t.index.rebuild(t.list, len(t.list))
 	return removed
+}
+
+// nameIndex finds a member's position in the table's list by name. It is an open-addressing
+// hash table of positions with linear probing, kept at most 3/4 full: 4 to 8 bytes per member
+// where a map[string]*member takes 30 to 60. That matters where many tables are held at once:
+// the simulator's 10,000 members hold 10,000 entries each. Removal is rare (members are
+// reaped when the probe list wraps) and rebuilds the index.
+type nameIndex struct {
+	seed  maphash.Seed // per table, so that chosen names cannot pile into one run of slots
+	slots []int32      // position+1 in the list; 0 is empty
+	mask  uint64
+}
+
+// find returns name's position in list, or -1.
+func (x *nameIndex) find(list []*member, name string) int {
+	if len(x.slots) == 0 {
+		return -1
+	}
+	for i := maphash.String(x.seed, name) & x.mask; ; i = (i + 1) & x.mask {
+		p := x.slots[i]
+		if p == 0 {
+			return -1
+		}
+		if list[p-1].name == name {
+			return int(p - 1)
+		}
+	}
+}
+
+// insert indexes list[pos], whose name is not yet in the index.
+func (x *nameIndex) insert(list []*member, pos int) {
+	if (len(list))*4 > len(x.slots)*3 {
+		x.rebuild(list[:pos], 2*len(list))
+	}
+	i := maphash.String(x.seed, list[pos].name) & x.mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & x.mask
+	}
+	x.slots[i] = int32(pos + 1)
+}
+
+// reserve sizes the index for n members, so that reaching n rebuilds nothing.
+func (x *nameIndex) reserve(list []*member, n int) {
+	if n*4 > len(x.slots)*3 {
+		x.rebuild(list, n)
+	}
+}
+
+// rebuild indexes list afresh in a table sized for capacity members.
+func (x *nameIndex) rebuild(list []*member, capacity int) {
+	if x.slots == nil {
+		x.seed = maphash.MakeSeed()
+	}
+	size := 8
+	for size*3 < max(capacity, len(list))*4 {
+		size *= 2
+	}
+	if size != len(x.slots) {
+		x.slots = make([]int32, size)
+		x.mask = uint64(size - 1)
+	} else {
+		clear(x.slots)
+	}
+	for pos, m := range list {
+		i := maphash.String(x.seed, m.name) & x.mask
+		for x.slots[i] != 0 {
+			i = (i + 1) & x.mask
+		}
+		x.slots[i] = int32(pos + 1)
+	}
 }
 
 // numAlive counts the members other than self that are alive or suspect.
 func (c *core) numAlive() int {
 	n := 0
 	for _, m := range c.members.list {
-		if m != c.self && (m.state == StateAlive || m.state == StateSuspect) {
+		if m != c.self && (m.state() == StateAlive || m.state() == StateSuspect) {
 			n++
 		}
 	}
@@ -155,11 +304,11 @@ func (c *core) markChanged() {
 }
 
 func (c *core) setState(m *member, s NodeState) {
-	if m.state == StateSuspect && s == StateAlive && m != c.self {
+	if m.state() == StateSuspect && s == StateAlive && m != c.self {
 		c.emit(coreEvent{kind: evUnsuspect, node: m.node()})
 	}
-	if m.state != s {
-		m.state = s
+	if m.state() != s {
+		m.st = uint8(s)
 		m.stateChange = c.now.UnixNano()
 	}
 }
@@ -211,10 +360,10 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 		}
 	}
 
-	m := c.members.byName[a.Node]
+	m := c.members.get(a.Node)
 	reclaim, known := false, m != nil
 	if m == nil {
-		m = &member{identity: c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, nil)), state: StateDead, stateChange: c.now.UnixNano()}
+		m = &member{identity: c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, nil)), st: uint8(StateDead), stateChange: c.now.UnixNano()}
 		c.members.add(m)
 		c.probe.insert(c, m)
 		c.sync.forgetFailed(a.Node)
@@ -246,7 +395,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 		return
 	}
 
-	wasGone := m.state == StateDead || m.state == StateLeft
+	wasGone := m.state() == StateDead || m.state() == StateLeft
 
 	// Rebroadcast with the values as received, after the port fix-up. A member new to this
 	// one, or back from the dead or a leave, is a join every application must see (a ring
@@ -257,14 +406,14 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 
 	// A refutation: a known member, not back from a graceful leave, raised its incarnation
 	// with the same address and metadata (flap.go).
-	refuted := known && m.state != StateLeft
+	refuted := known && m.state() != StateLeft
 	wasInView := !wasGone && !m.heldOut()
 	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
 	if !m.same(a.Addr, port, a.Meta, a.Vsn) {
 		m.identity = c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, m.identity))
 	}
 	m.incarnation = a.Incarnation
-	m.pendingAlive = nil
+	m.setPendingAlive(nil)
 	if refuted && !metaChanged {
 		// Before the state changes, so that a member held out from now on does not show
 		// the application a return to alive first.
@@ -285,7 +434,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 // reclaimable says whether another address may take over m's name now (section 10.8, with
 // DeadNodeReclaimTime 0 meaning "once dead").
 func (c *core) reclaimable(m *member) bool {
-	switch m.state {
+	switch m.state() {
 	case StateLeft:
 		return true
 	case StateDead:
@@ -316,13 +465,13 @@ func (c *core) claimExpired(at int64) bool {
 // conflict handles an alive for a live name from another address: the application hears of
 // it, and the claim is kept so that it wins as soon as the current holder is declared dead.
 func (c *core) conflict(m *member, a *wire.Alive, addr netip.Addr, port uint16) {
-	if m.pendingAlive == nil || a.Incarnation >= m.pendingAlive.alive.Incarnation {
+	if m.pendingAlive() == nil || a.Incarnation >= m.pendingAlive().alive.Incarnation {
 		cl := *a
 		cl.Addr = append([]byte(nil), a.Addr...)
 		cl.Port = port
 		cl.Meta = append([]byte(nil), a.Meta...)
 		cl.Vsn = append([]byte(nil), a.Vsn...)
-		m.pendingAlive = &claim{alive: cl, at: c.now.UnixNano()}
+		m.setPendingAlive(&claim{alive: cl, at: c.now.UnixNano()})
 	}
 	c.log.Debug("name conflict", "peer", m.name, "existing", m.addrPort().String(), "claimant", netip.AddrPortFrom(addr, port).String())
 	c.emit(coreEvent{kind: evConflict, node: m.node(), other: aliveNodeValue(a, port)})
@@ -356,7 +505,7 @@ func (c *core) suspectNode(s *wire.Suspect) { c.applySuspect(s, true) }
 // confirmation of a running suspicion: a suspect message may, a push/pull merge may not (it
 // relays another member's view, not a probe of this one's own).
 func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
-	m := c.members.byName[s.Node]
+	m := c.members.get(s.Node)
 	if m == nil {
 		return
 	}
@@ -366,7 +515,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 		}
 		return
 	}
-	if m.susp != nil {
+	if m.susp() != nil {
 		if s.Incarnation > m.incarnation {
 			// The member refuted since this suspicion began and is accused again: that
 			// is a new suspicion, not a confirmation of the old one.
@@ -379,7 +528,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 		}
 		return
 	}
-	if m.state != StateAlive {
+	if m.state() != StateAlive {
 		return
 	}
 	if m == c.self {
@@ -415,7 +564,7 @@ func (c *core) reassert() {
 
 // deadNode applies a dead message (section 10.4); From == Node means the member left.
 func (c *core) deadNode(d *wire.Dead) {
-	m := c.members.byName[d.Node]
+	m := c.members.get(d.Node)
 	if m == nil {
 		return
 	}
@@ -426,7 +575,7 @@ func (c *core) deadNode(d *wire.Dead) {
 		return
 	}
 	c.stopSuspicion(m)
-	if m.state == StateDead || m.state == StateLeft {
+	if m.state() == StateDead || m.state() == StateLeft {
 		return
 	}
 	token := uint64(0)
@@ -451,8 +600,8 @@ func (c *core) deadNode(d *wire.Dead) {
 	c.markChanged()
 	c.metrics.count(MetricMemberDead, 1)
 	c.emit(coreEvent{kind: evLeave, node: m.node()})
-	if cl := m.pendingAlive; cl != nil && m != c.self {
-		m.pendingAlive = nil
+	if cl := m.pendingAlive(); cl != nil && m != c.self {
+		m.setPendingAlive(nil)
 		if c.claimExpired(cl.at) {
 			c.log.Debug("name claim expired", "peer", m.name, "claimant", aliveNodeValue(&cl.alive, cl.alive.Port).Address())
 			return
@@ -487,11 +636,11 @@ func (c *core) selfAlive() *wire.Alive {
 // probe list wraps.
 func (c *core) reap() {
 	gone := c.members.removeIf(func(m *member) bool {
-		return m != c.self && (m.state == StateDead || m.state == StateLeft) &&
-			c.now.Sub(m.changedAt()) > c.cfg.GossipToTheDeadTime && m.flap == nil
+		return m != c.self && (m.state() == StateDead || m.state() == StateLeft) &&
+			c.now.Sub(m.changedAt()) > c.cfg.GossipToTheDeadTime && m.flap() == nil
 	})
 	for _, m := range gone {
-		if m.state == StateDead {
+		if m.state() == StateDead {
 			c.sync.rememberFailed(c, m)
 		}
 		if q := c.queue.byName[m.name]; q != nil {

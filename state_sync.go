@@ -106,9 +106,15 @@ func (c *core) localState(join bool) []byte {
 	var sum uint64
 	if c.cfg.Delegate == nil {
 		sum = c.tableSum(join)
-		if c.sync.cached != nil && c.sync.cachedSum == sum {
-			c.metrics.sample(MetricPushPullSizeLocal, float64(len(c.sync.cached)))
-			return c.sync.cached
+		cached, ok := c.sync.cached, c.sync.cached != nil && c.sync.cachedSum == sum
+		if c.memo != nil {
+			if cached, ok = c.memo.states.get(stateKey(sum, c.cfg)); ok {
+				c.memo.hits++
+			}
+		}
+		if ok {
+			c.metrics.sample(MetricPushPullSizeLocal, float64(len(cached)))
+			return cached
 		}
 	}
 	// Built afresh each time: a scratch slice kept between calls would hold a whole table's
@@ -116,7 +122,7 @@ func (c *core) localState(join bool) []byte {
 	states := make([]wire.PushNodeState, 0, len(c.members.list))
 	for _, m := range c.members.list {
 		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
-			Incarnation: m.incarnation, State: int(m.state), Vsn: m.vsn[:]})
+			Incarnation: m.incarnation, State: int(m.state()), Vsn: m.vsn[:]})
 	}
 	pp := wire.PushPull{Join: join, Nodes: states}
 	if c.cfg.Delegate != nil {
@@ -124,7 +130,11 @@ func (c *core) localState(join bool) []byte {
 	}
 	buf := c.frameStream(pp.Append(nil))
 	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))
-	if c.cfg.Delegate == nil {
+	switch {
+	case c.cfg.Delegate != nil:
+	case c.memo != nil:
+		c.memo.states.put(stateKey(sum, c.cfg), buf)
+	default:
 		c.sync.cached, c.sync.cachedSum = buf, sum
 	}
 	return buf
@@ -139,7 +149,7 @@ func (c *core) tableSum(join bool) uint64 {
 	}
 	for _, m := range c.members.list {
 		h = mix64(h ^ m.identity.seq)
-		h = mix64(h ^ uint64(m.incarnation)<<8 ^ uint64(m.state))
+		h = mix64(h ^ uint64(m.incarnation)<<8 ^ uint64(m.state()))
 	}
 	return h
 }
@@ -218,7 +228,7 @@ func (c *core) pushPullTick() {
 
 // randomAlive picks a random alive member other than this one, or nil.
 func (c *core) randomAlive() *member {
-	ms := c.kRandomMembers(1, func(m *member) bool { return m != c.self && m.state == StateAlive })
+	ms := c.kRandomMembers(1, func(m *member) bool { return m != c.self && m.state() == StateAlive })
 	if len(ms) == 0 {
 		return nil
 	}
@@ -362,7 +372,7 @@ func (c *core) mergeReply(reply []byte) error {
 		}
 		return fmt.Errorf("%w: %s", ErrRemote, e.Error)
 	case wire.PushPullMsg:
-		pp, err := wire.DecodePushPull(reply[1:], c.lim)
+		pp, err := c.decodePushPull(reply[1:])
 		if err != nil {
 			c.drop(dropReasonOf(err), netip.AddrPort{}, err)
 			return err
@@ -429,7 +439,7 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 		}
 	}
 	for _, m := range c.members.list {
-		if m.state == StateAlive {
+		if m.state() == StateAlive {
 			widen(m.vsn[:])
 		}
 	}
@@ -450,7 +460,7 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 		}
 	}
 	for _, m := range c.members.list {
-		if m.state == StateAlive {
+		if m.state() == StateAlive {
 			if err := fits(m.name, m.vsn[2], m.vsn[5]); err != nil {
 				return err
 			}
@@ -482,7 +492,7 @@ func (c *core) followUp(p pendingStream, changed, grew bool) {
 	}
 	s.chainDelay = next
 	s.chainPeer, s.chainName = netip.AddrPort{}, ""
-	if m := c.members.byName[p.name]; p.kind == streamPushPull && p.name != "" && (m == nil || m.state != StateAlive) {
+	if m := c.members.get(p.name); p.kind == streamPushPull && p.name != "" && (m == nil || m.state() != StateAlive) {
 		// A reconnect: keep talking to the other side until it is alive here.
 		s.chainPeer, s.chainName = p.peer, p.name
 	}
@@ -523,7 +533,7 @@ func (c *core) reconnectTick() {
 	}
 	var dead []*member
 	for _, m := range c.members.list {
-		if m.state == StateDead {
+		if m.state() == StateDead {
 			dead = append(dead, m)
 		}
 	}

@@ -55,9 +55,9 @@ func events(c *core, kind coreEventKind) int {
 
 func stateOf(t *testing.T, c *core, name string) NodeState {
 	t.Helper()
-	m := c.members.byName[name]
+	m := c.members.get(name)
 	require.NotNil(t, m, "member %s is known", name)
-	return m.state
+	return m.state()
 }
 
 // 10.2 step 5: "a node first announced with incarnation 0 stays recorded as dead (not a
@@ -79,9 +79,9 @@ func TestAliveNeedsHigherIncarnation(t *testing.T) {
 	feed(c, aliveMsg("a", 2, "x"))
 	c.out.reset()
 	feed(c, aliveMsg("a", 2, "y"))
-	require.Equal(t, "x", string(c.members.byName["a"].meta), "equal incarnation is ignored")
+	require.Equal(t, "x", string(c.members.get("a").meta), "equal incarnation is ignored")
 	feed(c, aliveMsg("a", 3, "y"))
-	require.Equal(t, "y", string(c.members.byName["a"].meta))
+	require.Equal(t, "y", string(c.members.get("a").meta))
 	require.Equal(t, 1, events(c, evUpdate), "metadata change reported as an update")
 	require.NotNil(t, c.queue.byName["a"], "accepted alive is rebroadcast")
 }
@@ -91,7 +91,7 @@ func TestAliveWithBadVersionsIgnored(t *testing.T) {
 	c := testCore(t, nil)
 	a := wire.Alive{Incarnation: 1, Node: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Vsn: []byte{3, 2, 2, 0, 0, 0}}
 	feed(c, a.Append(nil))
-	require.Nil(t, c.members.byName["a"])
+	require.Nil(t, c.members.get("a"))
 }
 
 // 10.2 step 4: "Known X with a different Addr ... while alive or suspect ... is a conflict".
@@ -100,14 +100,14 @@ func TestAliveFromOtherAddressIsConflict(t *testing.T) {
 	feed(c, aliveMsg("a", 1, ""))
 	other := wire.Alive{Incarnation: 5, Node: "a", Addr: []byte{10, 0, 0, 9}, Port: 7946, Vsn: []byte{1, 5, 2, 0, 0, 0}}
 	feed(c, other.Append(nil))
-	require.Equal(t, []byte{10, 0, 0, 2}, c.members.byName["a"].addrBytes(), "the live holder keeps the name")
+	require.Equal(t, []byte{10, 0, 0, 2}, c.members.get("a").addrBytes(), "the live holder keeps the name")
 	require.Equal(t, 1, events(c, evConflict))
 
 	// memberlist #157: once the holder is declared dead, the claim wins.
 	d := wire.Dead{Incarnation: 1, Node: "a", From: "z"}
 	feed(c, d.Append(nil))
 	require.Equal(t, StateAlive, stateOf(t, c, "a"))
-	require.Equal(t, []byte{10, 0, 0, 9}, c.members.byName["a"].addrBytes(), "the pending claim took over")
+	require.Equal(t, []byte{10, 0, 0, 9}, c.members.get("a").addrBytes(), "the pending claim took over")
 }
 
 // 10.3 steps 2 and 6: suspect applies at an equal incarnation, not a lower one.
@@ -129,7 +129,7 @@ func TestRefutation(t *testing.T) {
 	s := wire.Suspect{Incarnation: 7, Node: "self", From: "a"}
 	feed(c, s.Append(nil))
 	require.Equal(t, uint32(8), c.self.incarnation)
-	require.Equal(t, StateAlive, c.self.state, "a member never records itself as suspect")
+	require.Equal(t, StateAlive, c.self.state(), "a member never records itself as suspect")
 	it := c.queue.byName["self"]
 	require.NotNil(t, it)
 	require.True(t, it.priority, "a refutation goes out before other gossip")
@@ -177,7 +177,7 @@ func TestPushPullIncompatibleRefused(t *testing.T) {
 	}}
 	err := c.mergeRemote(pp)
 	require.ErrorIs(t, err, ErrIncompatible)
-	require.Nil(t, c.members.byName["old"])
+	require.Nil(t, c.members.get("old"))
 	require.Equal(t, uint64(1), c.drops.counts[DropIncompatible])
 }
 
@@ -210,12 +210,12 @@ func TestNameClaimExpires(t *testing.T) {
 		h.runAnswering(wait)
 		require.Equal(t, StateAlive, stateOf(t, h.c, "p1"), "the holder answers its probes")
 		h.recv("p2", (&wire.Dead{Incarnation: 1, Node: "p1", From: "p2"}).Append(nil))
-		m := h.c.members.byName["p1"]
+		m := h.c.members.get("p1")
 		if wait == time.Second {
-			require.Equal(t, StateAlive, m.state, "a fresh claim wins once the holder dies")
+			require.Equal(t, StateAlive, m.state(), "a fresh claim wins once the holder dies")
 			require.Equal(t, []byte{10, 0, 9, 9}, m.addrBytes())
 		} else {
-			require.Equal(t, StateDead, m.state, "a claim an hour old does not take the name")
+			require.Equal(t, StateDead, m.state(), "a claim an hour old does not take the name")
 			require.Equal(t, []byte{10, 0, 1, 1}, m.addrBytes())
 		}
 	}
@@ -239,7 +239,7 @@ func TestMergeDelegateDecidesJoinsOnly(t *testing.T) {
 	node := wire.PushNodeState{Name: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 5, 2, 0, 0, 0}}
 	err := c.mergeRemote(&wire.PushPull{Join: true, Nodes: []wire.PushNodeState{node}})
 	require.ErrorContains(t, err, "Merge canceled")
-	require.Nil(t, c.members.byName["a"], "a refused join merges nothing")
+	require.Nil(t, c.members.get("a"), "a refused join merges nothing")
 	require.Len(t, veto.shown, 1)
 	require.Equal(t, "a", veto.shown[0][0].Name)
 

@@ -87,9 +87,10 @@ func (c *core) startSuspicion(m *member, accuser string) {
 		hi = lo
 	}
 	c.tseq++
-	m.susp = &suspicion{start: c.now, min: lo, max: hi, k: k, accuser: accuser, gen: c.tseq}
-	c.arm(m.susp.deadline(), timerSuspicion, 0, m.name, m.susp.gen)
-	c.arm(c.now.Add(lo/lastCalls), timerLastCall, 0, m.name, m.susp.gen)
+	s := &suspicion{start: c.now, min: lo, max: hi, k: k, accuser: accuser, gen: c.tseq}
+	m.setSusp(s)
+	c.arm(s.deadline(), timerSuspicion, 0, m.name, s.gen)
+	c.arm(c.now.Add(lo/lastCalls), timerLastCall, 0, m.name, s.gen)
 }
 
 // lastCalls is how many last calls fit in the shortest suspicion timeout. With one (at half
@@ -109,40 +110,42 @@ const lastCalls = 8
 // current alive piggybacked on the ack, and a false death is avoided at the cost of a packet
 // pair. A member that is really dead does not answer, and nothing else changes.
 func (c *core) lastCall(name string, gen uint64) {
-	m := c.members.byName[name]
-	if m == nil || m.susp == nil || m.susp.gen != gen || m.state != StateSuspect {
+	m := c.members.get(name)
+	if m == nil || m.susp() == nil || m.susp().gen != gen || m.state() != StateSuspect {
 		return
 	}
-	s := wire.Suspect{Incarnation: m.incarnation, Node: m.name, From: m.susp.accuser}
+	susp := m.susp()
+	s := wire.Suspect{Incarnation: m.incarnation, Node: m.name, From: susp.accuser}
 	c.sendMsg(m.addrPort(), m, s.Append(nil), c.pingFor(c.nextSeqNo(), m.name).Append(c.msgBuf[:0]))
-	c.arm(c.now.Add(m.susp.min/lastCalls), timerLastCall, 0, m.name, m.susp.gen)
+	c.arm(c.now.Add(susp.min/lastCalls), timerLastCall, 0, m.name, susp.gen)
 }
 
 // confirmSuspicion counts a confirmation of m's suspicion and, if it was new, re-arms the timer
 // at the earlier deadline. It reports whether the confirmation was new.
 func (c *core) confirmSuspicion(m *member, from string) bool {
-	if !m.susp.confirm(from) {
+	s := m.susp()
+	if !s.confirm(from) {
 		return false
 	}
-	c.arm(m.susp.deadline(), timerSuspicion, 0, m.name, m.susp.gen)
+	c.arm(s.deadline(), timerSuspicion, 0, m.name, s.gen)
 	return true
 }
 
-func (c *core) stopSuspicion(m *member) { m.susp = nil }
+func (c *core) stopSuspicion(m *member) { m.setSusp(nil) }
 
 // suspicionTimeout declares m dead if the suspicion of generation gen is still running and
 // its deadline has come.
 func (c *core) suspicionTimeout(name string, gen uint64) {
-	m := c.members.byName[name]
-	if m == nil || m.susp == nil || m.susp.gen != gen || c.now.Before(m.susp.deadline()) {
+	m := c.members.get(name)
+	if m == nil || m.susp() == nil || m.susp().gen != gen || c.now.Before(m.susp().deadline()) {
 		return
 	}
-	if m.state != StateSuspect {
-		m.susp = nil
+	if m.state() != StateSuspect {
+		m.setSusp(nil)
 		return
 	}
 	c.log.Info("suspect declared dead", "peer", name, "incarnation", m.incarnation,
-		"confirmations", len(m.susp.confirmers))
-	c.metrics.countBy(MetricSuspicionTimeout, 1, "confirmed", strconv.FormatBool(len(m.susp.confirmers) >= m.susp.k))
+		"confirmations", len(m.susp().confirmers))
+	c.metrics.countBy(MetricSuspicionTimeout, 1, "confirmed", strconv.FormatBool(len(m.susp().confirmers) >= m.susp().k))
 	c.deadNode(&wire.Dead{Incarnation: m.incarnation, Node: name, From: c.self.name})
 }

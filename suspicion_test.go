@@ -40,7 +40,7 @@ func suspectByProbe(t *testing.T, h *harness) (string, time.Duration) {
 		h.recv(p, ack(ping.SeqNo))
 	}
 	require.Equal(t, StateSuspect, stateOf(t, h.c, target))
-	return target, h.c.members.byName[target].susp.start.Sub(testEpoch)
+	return target, h.c.members.get(target).susp().start.Sub(testEpoch)
 }
 
 // deadAt runs h in small steps until name is dead here, and returns when.
@@ -127,7 +127,7 @@ func TestRefutationEndsSuspicion(t *testing.T) {
 func TestLastCallsGoToTheSuspect(t *testing.T) {
 	h := newHarness(t, nil, 4)
 	target, _ := suspectByProbe(t, h)
-	began := h.c.members.byName[target].changedAt().Sub(testEpoch)
+	began := h.c.members.get(target).changedAt().Sub(testEpoch)
 	lo, _ := suspicionBounds(4, 6, 5, time.Second)
 	h.advanceTo(began + lo/lastCalls - time.Millisecond)
 	h.advance(time.Millisecond)

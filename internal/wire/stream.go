@@ -24,6 +24,8 @@ type StreamOptions struct {
 	Decrypt func(aad, blob []byte) ([]byte, error)
 	// RequireEncryption refuses plaintext streams with ErrNotEncrypted.
 	RequireEncryption bool
+	// Decompress, if set, stands in for Decompress (the simulator remembers its results).
+	Decompress func(body []byte, limit int) ([]byte, error)
 }
 
 // AppendStreamEncrypted frames an encrypted blob for a stream: type 10, u32 length, blob.
@@ -65,7 +67,7 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 			return nil, err
 		}
 		if len(plain) > 0 && MessageType(plain[0]) == CompressMsg {
-			return decompressStream(plain[1:], opt.Limits)
+			return decompressStream(plain[1:], opt)
 		}
 		return plain, nil
 	}
@@ -82,7 +84,7 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return decompressStream(msg[1:], opt.Limits)
+		return decompressStream(msg[1:], opt)
 	case PushPullMsg:
 		if msg, err = readValue(br, msg, &budget, 0); err != nil {
 			return nil, err
@@ -118,8 +120,12 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 
 // decompressStream undoes a compress wrapper read from a stream; the result must be a whole,
 // non-empty message.
-func decompressStream(body []byte, lim Limits) ([]byte, error) {
-	out, err := Decompress(body, lim.MaxDecompressed)
+func decompressStream(body []byte, opt StreamOptions) ([]byte, error) {
+	decompress := Decompress
+	if opt.Decompress != nil {
+		decompress = opt.Decompress
+	}
+	out, err := decompress(body, opt.Limits.MaxDecompressed)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,123 @@
+package swim
+
+// The simulator's memo of push/pull work. In a simulated cluster of n members every push/pull
+// carries n entries, and at 10,000 members encoding, LZW-compressing, decompressing and
+// decoding them (about a megabyte each way) was most of a run's time, while most of them are
+// byte for byte the same: converged members hold the same table. The memo does each piece of
+// that work once per distinct input and hands every member the same result, so a member
+// sends exactly the bytes it would have built itself and decides exactly as it would have;
+// TestMemoChangesNothing checks that the trace is the same with and without it.
+//
+// Everything it remembers is read-only once built: encoded states go out as they are, and a
+// decoded push/pull is only read by a merge (its user state, which a delegate may keep, is
+// copied for each member).
+
+import (
+	"bytes"
+	"hash/maphash"
+
+	"github.com/swim-go/swim/internal/wire"
+)
+
+// memoSize bounds each of the memo's tables: a converged cluster has a handful of distinct
+// tables at a time (one per state of the one member in trouble), and a join, whose tables all
+// differ, gains nothing from a larger memo.
+const memoSize = 16
+
+// codecMemo is shared by every core of one simulation.
+type codecMemo struct {
+	seed maphash.Seed
+	// states holds encoded push/pull states by the table fingerprint they were built from
+	// (tableSum, mixed with what else changes the encoding: see stateKey).
+	states memoTable[uint64, []byte]
+	// plain holds decompressed stream messages, by their compressed bytes.
+	plain memoTable[uint64, decompressed]
+	// decoded holds decoded push/pull bodies, by their bytes and the decoder's limits.
+	decoded memoTable[uint64, decodedPushPull]
+	hits    int // lookups answered from the memo, of any table
+}
+
+type decompressed struct {
+	in, out []byte
+	limit   int
+}
+
+type decodedPushPull struct {
+	in  []byte
+	lim wire.Limits
+	pp  *wire.PushPull
+}
+
+func newCodecMemo() *codecMemo {
+	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](),
+		plain: newMemoTable[uint64, decompressed](), decoded: newMemoTable[uint64, decodedPushPull]()}
+}
+
+// stateKey is the key of an encoded state: the table fingerprint and every setting that
+// changes the bytes built from the same table.
+func stateKey(sum uint64, cfg *Config) uint64 {
+	k := mix64(sum ^ uint64(cfg.ProtocolVersion)<<1)
+	if cfg.EnableCompression {
+		k = mix64(k ^ 1)
+	}
+	return k
+}
+
+// decompress is wire.Decompress, remembered.
+func (m *codecMemo) decompress(body []byte, limit int) ([]byte, error) {
+	h := maphash.Bytes(m.seed, body)
+	if d, ok := m.plain.get(h); ok && d.limit == limit && bytes.Equal(d.in, body) {
+		m.hits++
+		return d.out, nil
+	}
+	out, err := wire.Decompress(body, limit)
+	if err == nil {
+		m.plain.put(h, decompressed{in: bytes.Clone(body), out: out, limit: limit})
+	}
+	return out, err
+}
+
+// decodePushPull is wire.DecodePushPull, remembered.
+func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull, error) {
+	h := maphash.Bytes(m.seed, body)
+	if d, ok := m.decoded.get(h); ok && d.lim == lim && bytes.Equal(d.in, body) {
+		m.hits++
+		pp := *d.pp
+		pp.UserState = bytes.Clone(pp.UserState)
+		return &pp, nil
+	}
+	pp, err := wire.DecodePushPull(body, lim)
+	if err == nil {
+		m.decoded.put(h, decodedPushPull{in: bytes.Clone(body), lim: lim, pp: pp})
+		shared := *pp
+		shared.UserState = bytes.Clone(pp.UserState)
+		return &shared, nil
+	}
+	return pp, err
+}
+
+// memoTable is a map that keeps its latest memoSize entries.
+type memoTable[K comparable, V any] struct {
+	m     map[K]V
+	order []K // oldest first
+}
+
+func newMemoTable[K comparable, V any]() memoTable[K, V] {
+	return memoTable[K, V]{m: make(map[K]V, memoSize)}
+}
+
+func (t *memoTable[K, V]) get(k K) (V, bool) {
+	v, ok := t.m[k]
+	return v, ok
+}
+
+func (t *memoTable[K, V]) put(k K, v V) {
+	if _, ok := t.m[k]; !ok {
+		if len(t.order) == memoSize {
+			delete(t.m, t.order[0])
+			t.order = append(t.order[:0], t.order[1:]...)
+		}
+		t.order = append(t.order, k)
+	}
+	t.m[k] = v
+}

@@ -1,0 +1,42 @@
+package swim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestMemoChangesNothing runs the same simulation with the push/pull memo and without it: a
+// converged cluster whose push/pulls carry identical tables, a crash that makes them differ,
+// and joiners whose tables all differ. The traces (every packet and stream, byte for byte,
+// and every event) must be the same, and the memo must have been used.
+func TestMemoChangesNothing(t *testing.T) {
+	run := func(memo bool) ([32]byte, SimStats, int) {
+		cfg := DefaultLocalConfig()
+		cfg.PushPullInterval = 2 * time.Second
+		s := NewSimulation(SimOptions{Seed: 11, Config: cfg, Latency: time.Millisecond, Jitter: time.Millisecond})
+		s.noMemo = !memo
+		for range 40 {
+			s.AddNode()
+		}
+		s.Bootstrap()
+		s.RunFor(10 * time.Second)
+		s.Crash(5)
+		s.RunFor(10 * time.Second)
+		for range 10 {
+			i := s.AddNode()
+			s.Join(i, 0)
+			s.RunFor(100 * time.Millisecond)
+		}
+		s.RunFor(10 * time.Second)
+		return s.TraceSum(), s.Stats(), s.memo.hits
+	}
+	plainTrace, plainStats, plainHits := run(false)
+	memoTrace, memoStats, memoHits := run(true)
+	require.Zero(t, plainHits)
+	require.Greater(t, memoHits, 100, "the memo answered push/pull work")
+	require.Equal(t, plainStats, memoStats)
+	require.Equal(t, plainTrace, memoTrace, "same seed, same trace, with the memo or without")
+	require.Positive(t, plainStats.StreamBytes)
+}

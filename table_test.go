@@ -1,0 +1,55 @@
+package swim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestMemberTableFindsWhatItHolds adds and removes members at random and checks the table
+// against a map after every step: each member held is found at its name, nothing else is.
+func TestMemberTableFindsWhatItHolds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var tab memberTable
+	want := map[string]*member{}
+	next := 0
+	for step := range 3000 {
+		switch {
+		case step == 1000:
+			tab.grow(len(tab.list) + 2000) // what bootstrap does before adding many
+		case rng.IntN(10) < 7 || len(want) == 0:
+			m := &member{identity: &identity{name: fmt.Sprintf("m-%d", next)}}
+			next++
+			tab.add(m)
+			want[m.name] = m
+		default:
+			drop := map[string]bool{}
+			for name := range want {
+				if rng.IntN(4) == 0 {
+					drop[name] = true
+				}
+			}
+			removed := tab.removeIf(func(m *member) bool { return drop[m.name] })
+			require.Len(t, removed, len(drop))
+			for name := range drop {
+				delete(want, name)
+			}
+		}
+		require.Len(t, tab.list, len(want))
+		for name, m := range want {
+			require.Same(t, m, tab.get(name), "step %d: %s", step, name)
+		}
+		require.Nil(t, tab.get(fmt.Sprintf("m-%d", next)), "a name never added")
+		require.Nil(t, tab.get(""))
+	}
+	require.LessOrEqual(t, len(tab.list)*4, len(tab.index.slots)*3, "the index stays at most 3/4 full")
+}
+
+// TestMemberEntryIsSmall keeps a table entry at 32 bytes: the simulator holds n² of them,
+// 10^8 at 10,000 members, and every 8 bytes more is 800 MB.
+func TestMemberEntryIsSmall(t *testing.T) {
+	require.LessOrEqual(t, unsafe.Sizeof(member{}), uintptr(32))
+}
