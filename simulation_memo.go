@@ -30,7 +30,7 @@ type codecMemo struct {
 	// states holds encoded push/pull states by the table fingerprint they were built from
 	// (tableSum, mixed with what else changes the encoding: see stateKey).
 	states memoTable[uint64, []byte]
-	// plain holds decompressed stream messages, by their compressed bytes.
+	// plain holds decompressed push/pull messages, by their compressed bytes.
 	plain memoTable[uint64, decompressed]
 	// decoded holds decoded push/pull bodies, by their bytes and the decoder's limits.
 	decoded memoTable[uint64, decodedPushPull]
@@ -71,7 +71,9 @@ func (m *codecMemo) decompress(body []byte, limit int) ([]byte, error) {
 		return d.out, nil
 	}
 	out, err := wire.Decompress(body, limit)
-	if err == nil {
+	// Only push/pulls are remembered: their result is only read. A user message's bytes go
+	// to the application, which may write to them, so each member gets its own.
+	if err == nil && len(out) > 0 && wire.MessageType(out[0]) == wire.PushPullMsg {
 		m.plain.put(h, decompressed{in: bytes.Clone(body), out: out, limit: limit})
 	}
 	return out, err
