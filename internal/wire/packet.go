@@ -59,8 +59,14 @@ var (
 // lzwWriter is an LZW writer with the buffer it writes to.
 type lzwWriter struct {
 	w   *lzw.Writer
-	out bytes.Buffer
+	out flushBuffer
 }
+
+// flushBuffer is a bytes.Buffer with the Flush that compress/lzw looks for: given one, it
+// writes straight into it instead of allocating a bufio.Writer on every Reset.
+type flushBuffer struct{ bytes.Buffer }
+
+func (*flushBuffer) Flush() error { return nil }
 
 // maxPooledBuffer is the largest buffer kept for reuse; a rare large stream's is let go.
 const maxPooledBuffer = 1 << 20
@@ -120,8 +126,10 @@ func Decompress(body []byte, limit int) ([]byte, error) {
 		r.Close()
 		lzwReaders.Put(r)
 	}()
-	var out bytes.Buffer
-	n, err := io.Copy(&out, io.LimitReader(r, int64(limit)+1))
+	// Most of what is compressed here shrinks two to four times; starting at that size saves
+	// doubling up to it.
+	out := bytes.NewBuffer(make([]byte, 0, min(4*len(buf)+64, limit+1)))
+	n, err := io.Copy(out, io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnknownCompression, err)
 	}
