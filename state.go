@@ -17,6 +17,7 @@ import (
 	"bytes"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -217,14 +218,25 @@ func (t *memberTable) removeIf(gone func(*member) bool) (removed []*member) {
 }
 
 // nameIndex finds a member's position in the table's list by name. It is an open-addressing
-// hash table of positions with linear probing, kept at most 3/4 full: 4 to 8 bytes per member
-// where a map[string]*member takes 30 to 60. That matters where many tables are held at once:
-// the simulator's 10,000 members hold 10,000 entries each. Removal is rare (members are
-// reaped when the probe list wraps) and rebuilds the index.
+// hash table with linear probing, kept at most 3/4 full: 4 to 8 bytes per member where a
+// map[string]*member takes 30 to 60. That matters where many tables are held at once: the
+// simulator's 10,000 members hold 10,000 entries each. Removal is rare (members are reaped
+// when the probe list wraps) and rebuilds the index.
+//
+// A slot holds position+1 in its low posBits bits and, above them, as many bits of the name's
+// hash as fit: a probe that meets another name's slot almost never has to read that member
+// (two dependent loads from memory far apart) to tell it is not the one.
 type nameIndex struct {
-	seed  maphash.Seed // per table, so that chosen names cannot pile into one run of slots
-	slots []int32      // position+1 in the list; 0 is empty
-	mask  uint64
+	seed    maphash.Seed // per table, so that chosen names cannot pile into one run of slots
+	slots   []uint32     // 0 is empty
+	mask    uint64
+	posBits uint // enough for len(slots), which no position+1 exceeds
+}
+
+// probe returns where name's probe sequence starts and the tag its slot carries.
+func (x *nameIndex) probe(name string) (start uint64, tag uint32) {
+	h := maphash.String(x.seed, name)
+	return h & x.mask, uint32(h>>32) << x.posBits
 }
 
 // find returns name's position in list, or -1.
@@ -232,13 +244,15 @@ func (x *nameIndex) find(list []*member, name string) int {
 	if len(x.slots) == 0 {
 		return -1
 	}
-	for i := maphash.String(x.seed, name) & x.mask; ; i = (i + 1) & x.mask {
-		p := x.slots[i]
-		if p == 0 {
+	low := uint32(1)<<x.posBits - 1
+	i, tag := x.probe(name)
+	for ; ; i = (i + 1) & x.mask {
+		s := x.slots[i]
+		if s == 0 {
 			return -1
 		}
-		if list[p-1].name == name {
-			return int(p - 1)
+		if s&^low == tag && list[s&low-1].name == name {
+			return int(s&low - 1)
 		}
 	}
 }
@@ -248,11 +262,15 @@ func (x *nameIndex) insert(list []*member, pos int) {
 	if (len(list))*4 > len(x.slots)*3 {
 		x.rebuild(list[:pos], 2*len(list))
 	}
-	i := maphash.String(x.seed, list[pos].name) & x.mask
+	x.place(list[pos].name, pos)
+}
+
+func (x *nameIndex) place(name string, pos int) {
+	i, tag := x.probe(name)
 	for x.slots[i] != 0 {
 		i = (i + 1) & x.mask
 	}
-	x.slots[i] = int32(pos + 1)
+	x.slots[i] = tag | uint32(pos+1)
 }
 
 // reserve sizes the index for n members, so that reaching n rebuilds nothing.
@@ -272,17 +290,14 @@ func (x *nameIndex) rebuild(list []*member, capacity int) {
 		size *= 2
 	}
 	if size != len(x.slots) {
-		x.slots = make([]int32, size)
+		x.slots = make([]uint32, size)
 		x.mask = uint64(size - 1)
+		x.posBits = uint(bits.Len(uint(size)))
 	} else {
 		clear(x.slots)
 	}
 	for pos, m := range list {
-		i := maphash.String(x.seed, m.name) & x.mask
-		for x.slots[i] != 0 {
-			i = (i + 1) & x.mask
-		}
-		x.slots[i] = int32(pos + 1)
+		x.place(m.name, pos)
 	}
 }
 
