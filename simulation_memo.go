@@ -19,10 +19,15 @@ import (
 	"github.com/swim-go/swim/internal/wire"
 )
 
-// memoSize bounds each of the memo's tables: a converged cluster has a handful of distinct
-// tables at a time (one per state of the one member in trouble), and a join, whose tables all
-// differ, gains nothing from a larger memo.
-const memoSize = 16
+// memoSize bounds the memo's tables of states and decodings: a converged cluster has a
+// handful of distinct tables at a time (one per state of the one member in trouble), and a
+// join, whose tables all differ, gains nothing from a larger memo. plainMemoSize bounds the
+// decompressions, which also hold every state a member compressed until its peer has read
+// it: a join at 10,000 members has a few dozen push/pulls in flight at once.
+const (
+	memoSize      = 16
+	plainMemoSize = 128
+)
 
 // codecMemo is shared by every core of one simulation.
 type codecMemo struct {
@@ -30,7 +35,8 @@ type codecMemo struct {
 	// states holds encoded push/pull states by the table fingerprint they were built from
 	// (tableSum, mixed with what else changes the encoding: see stateKey).
 	states memoTable[uint64, []byte]
-	// plain holds decompressed push/pull messages, by their compressed bytes.
+	// plain holds decompressed push/pull messages, by their compressed bytes. The member
+	// that compressed one puts it here (see compressed), so its peer does not decompress it.
 	plain memoTable[uint64, decompressed]
 	// decoded holds decoded push/pull bodies, by their bytes and the decoder's limits.
 	decoded memoTable[uint64, decodedPushPull]
@@ -39,7 +45,6 @@ type codecMemo struct {
 
 type decompressed struct {
 	in, out []byte
-	limit   int
 }
 
 type decodedPushPull struct {
@@ -49,8 +54,8 @@ type decodedPushPull struct {
 }
 
 func newCodecMemo() *codecMemo {
-	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](),
-		plain: newMemoTable[uint64, decompressed](), decoded: newMemoTable[uint64, decodedPushPull]()}
+	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
+		plain: newMemoTable[uint64, decompressed](plainMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize)}
 }
 
 // stateKey is the key of an encoded state: the table fingerprint and every setting that
@@ -66,7 +71,8 @@ func stateKey(sum uint64, cfg *Config) uint64 {
 // decompress is wire.Decompress, remembered.
 func (m *codecMemo) decompress(body []byte, limit int) ([]byte, error) {
 	h := maphash.Bytes(m.seed, body)
-	if d, ok := m.plain.get(h); ok && d.limit == limit && bytes.Equal(d.in, body) {
+	// What LZW gives back does not depend on the limit; only whether it is refused does.
+	if d, ok := m.plain.get(h); ok && len(d.out) <= limit && bytes.Equal(d.in, body) {
 		m.hits++
 		return d.out, nil
 	}
@@ -74,9 +80,21 @@ func (m *codecMemo) decompress(body []byte, limit int) ([]byte, error) {
 	// Only push/pulls are remembered: their result is only read. A user message's bytes go
 	// to the application, which may write to them, so each member gets its own.
 	if err == nil && len(out) > 0 && wire.MessageType(out[0]) == wire.PushPullMsg {
-		m.plain.put(h, decompressed{in: bytes.Clone(body), out: out, limit: limit})
+		m.plain.put(h, decompressed{in: bytes.Clone(body), out: out})
 	}
 	return out, err
+}
+
+// compressed remembers that framed, a compress message (type byte included) built by
+// frameStream, holds the push/pull message plain, so that the peer reading framed takes plain
+// instead of decompressing it: LZW is lossless, so that is what decompressing would give.
+// Neither slice is written to afterwards: a member's encoded state is only ever sent.
+func (m *codecMemo) compressed(framed, plain []byte) {
+	if len(framed) < 2 || wire.MessageType(framed[0]) != wire.CompressMsg {
+		return
+	}
+	body := framed[1:]
+	m.plain.put(maphash.Bytes(m.seed, body), decompressed{in: body, out: plain})
 }
 
 // decodePushPull is wire.DecodePushPull, remembered.
@@ -98,14 +116,15 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 	return pp, err
 }
 
-// memoTable is a map that keeps its latest memoSize entries.
+// memoTable is a map that keeps its latest size entries.
 type memoTable[K comparable, V any] struct {
 	m     map[K]V
 	order []K // oldest first
+	size  int
 }
 
-func newMemoTable[K comparable, V any]() memoTable[K, V] {
-	return memoTable[K, V]{m: make(map[K]V, memoSize)}
+func newMemoTable[K comparable, V any](size int) memoTable[K, V] {
+	return memoTable[K, V]{m: make(map[K]V, size), size: size}
 }
 
 func (t *memoTable[K, V]) get(k K) (V, bool) {
@@ -115,7 +134,7 @@ func (t *memoTable[K, V]) get(k K) (V, bool) {
 
 func (t *memoTable[K, V]) put(k K, v V) {
 	if _, ok := t.m[k]; !ok {
-		if len(t.order) == memoSize {
+		if len(t.order) == t.size {
 			delete(t.m, t.order[0])
 			t.order = append(t.order[:0], t.order[1:]...)
 		}

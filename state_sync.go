@@ -44,6 +44,9 @@ type syncState struct {
 	// thousands of entries each time is most of a large cluster's CPU.
 	cached    []byte
 	cachedSum uint64
+	// stateSize is a little over the last encoded state's size: the next is built in one
+	// allocation instead of doubling its way up to a table's worth of bytes.
+	stateSize int
 }
 
 // failedMember is a reaped dead member, remembered for reconnect attempts.
@@ -128,8 +131,13 @@ func (c *core) localState(join bool) []byte {
 	if c.cfg.Delegate != nil {
 		pp.UserState = c.cfg.Delegate.LocalState(join)
 	}
-	buf := c.frameStream(pp.Append(nil))
+	plain := pp.Append(make([]byte, 0, c.sync.stateSize))
+	c.sync.stateSize = len(plain) + len(plain)/8
+	buf := c.frameStream(plain)
 	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))
+	if c.memo != nil {
+		c.memo.compressed(buf, plain)
+	}
 	switch {
 	case c.cfg.Delegate != nil:
 	case c.memo != nil:
