@@ -4,13 +4,10 @@ package wire
 // label header, and Unpack, which walks a received datagram down to its messages.
 
 import (
-	"bytes"
-	"compress/lzw"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
-	"sync"
 )
 
 // AppendCompound encodes parts as one compound message (section 5.2). The caller keeps to at
@@ -48,47 +45,21 @@ func SplitCompound(body []byte, parts [][]byte) ([][]byte, error) {
 	return parts, nil
 }
 
-// LZW coders are reused: a new writer allocates a 64 KiB table and a new reader 20 KiB, far
-// more than the packet most of them code, and at thousands of packets a second that was
-// what kept the garbage collector busy.
-var (
-	lzwWriters = sync.Pool{New: func() any { return new(lzwWriter) }}
-	lzwReaders sync.Pool // of *lzw.Reader
-)
-
-// lzwWriter is an LZW writer with the buffer it writes to.
-type lzwWriter struct {
-	w   *lzw.Writer
-	out flushBuffer
-}
-
-// flushBuffer is a bytes.Buffer with the Flush that compress/lzw looks for: given one, it
-// writes straight into it instead of allocating a bufio.Writer on every Reset.
-type flushBuffer struct{ bytes.Buffer }
-
-func (*flushBuffer) Flush() error { return nil }
-
-// maxPooledBuffer is the largest buffer kept for reuse; a rare large stream's is let go.
-const maxPooledBuffer = 1 << 20
-
 // AppendCompress wraps msg in a compress message (section 5.3): LZW, LSB order, width 8.
 func AppendCompress(b, msg []byte) []byte {
-	z := lzwWriters.Get().(*lzwWriter)
-	z.out.Reset()
-	if z.w == nil {
-		z.w = lzw.NewWriter(&z.out, lzw.LSB, 8).(*lzw.Writer)
-	} else {
-		z.w.Reset(&z.out, lzw.LSB, 8)
-	}
-	z.w.Write(msg)
-	z.w.Close()
 	b = appendMapHeader(append(b, byte(CompressMsg)), 2)
 	b = appendUint(appendString(b, "Algo"), 0)
-	b = appendBytes(appendString(b, "Buf"), z.out.Bytes())
-	if z.out.Cap() <= maxPooledBuffer {
-		lzwWriters.Put(z)
-	}
-	return b
+	// The LZW bytes are written after room for the longest raw header, then moved back to
+	// sit right after the header their length needs: no scratch buffer.
+	b = appendString(b, "Buf")
+	head := len(b)
+	b = appendLZW(append(b, 0, 0, 0, 0, 0), msg)
+	n := len(b) - head - 5
+	var hb [5]byte
+	hdr := appendRawHeader(hb[:0], n)
+	copy(b[head:], hdr)
+	copy(b[head+len(hdr):], b[head+5:])
+	return b[:head+len(hdr)+n]
 }
 
 // Decompress undoes a compress message body (after the type byte), refusing to produce more
@@ -115,28 +86,16 @@ func Decompress(body []byte, limit int) ([]byte, error) {
 	if algo != 0 {
 		return nil, fmt.Errorf("algorithm %d: %w", algo, ErrUnknownCompression)
 	}
-	var r *lzw.Reader
-	if pooled, ok := lzwReaders.Get().(*lzw.Reader); ok {
-		r = pooled
-		r.Reset(bytes.NewReader(buf), lzw.LSB, 8)
-	} else {
-		r = lzw.NewReader(bytes.NewReader(buf), lzw.LSB, 8).(*lzw.Reader)
-	}
-	defer func() {
-		r.Close()
-		lzwReaders.Put(r)
-	}()
 	// Most of what is compressed here shrinks two to four times; starting at that size saves
-	// doubling up to it.
-	out := bytes.NewBuffer(make([]byte, 0, min(4*len(buf)+64, limit+1)))
-	n, err := io.Copy(out, io.LimitReader(r, int64(limit)+1))
-	if err != nil {
+	// growing up to it.
+	out, err := expandLZW(make([]byte, 0, min(4*len(buf)+64, limit)), buf, limit)
+	switch {
+	case errors.Is(err, errLimit):
+		return nil, fmt.Errorf("decompresses past %d bytes: %w", limit, ErrOversized)
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrUnknownCompression, err)
 	}
-	if n > int64(limit) {
-		return nil, fmt.Errorf("decompresses past %d bytes: %w", limit, ErrOversized)
-	}
-	return out.Bytes(), nil
+	return out, nil
 }
 
 // AppendCRC wraps buf in a CRC header (section 5.4).
