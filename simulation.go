@@ -282,7 +282,7 @@ func (s *Simulation) Bootstrap() {
 	var incs []uint32
 	for _, o := range s.nodes {
 		if o.running {
-			ids = append(ids, o.core.identity())
+			ids = append(ids, s.intern(o.core.identity()))
 			incs = append(incs, o.core.incarnation())
 		}
 	}

@@ -181,6 +181,21 @@ func (t *memberTable) add(m *member) {
 	t.index.insert(t.list, len(t.list)-1)
 }
 
+// addNew adds m unless a member of its name is known, and says whether it did, with one
+// walk of the index for both.
+func (t *memberTable) addNew(m *member) bool {
+	if (len(t.list)+1)*4 > len(t.index.slots)*3 {
+		t.index.rebuild(t.list, 2*(len(t.list)+1))
+	}
+	pos, free, tag := t.index.lookup(t.list, m.name)
+	if pos >= 0 {
+		return false
+	}
+	t.list = append(t.list, m)
+	t.index.slots[free] = tag | uint32(len(t.list))
+	return true
+}
+
 // grow makes room for n members in all, so that adding them allocates nothing more.
 func (t *memberTable) grow(n int) {
 	if n <= len(t.list) {
@@ -244,15 +259,22 @@ func (x *nameIndex) find(list []*member, name string) int {
 	if len(x.slots) == 0 {
 		return -1
 	}
+	pos, _, _ := x.lookup(list, name)
+	return pos
+}
+
+// lookup returns name's position in list, or -1 with the empty slot where name would go and
+// the tag it would carry. The index must have slots.
+func (x *nameIndex) lookup(list []*member, name string) (pos int, free uint64, tag uint32) {
 	low := uint32(1)<<x.posBits - 1
 	i, tag := x.probe(name)
 	for ; ; i = (i + 1) & x.mask {
 		s := x.slots[i]
 		if s == 0 {
-			return -1
+			return -1, i, tag
 		}
 		if s&^low == tag && list[s&low-1].name == name {
-			return int(s&low - 1)
+			return int(s&low - 1), i, tag
 		}
 	}
 }

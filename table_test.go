@@ -23,8 +23,16 @@ func TestMemberTableFindsWhatItHolds(t *testing.T) {
 		case rng.IntN(10) < 7 || len(want) == 0:
 			m := &member{identity: &identity{name: fmt.Sprintf("m-%d", next)}}
 			next++
-			tab.add(m)
+			if rng.IntN(2) == 0 {
+				tab.add(m)
+			} else {
+				require.True(t, tab.addNew(m), "a new name is added")
+			}
 			want[m.name] = m
+			for name := range want { // one at random, as map order goes
+				require.False(t, tab.addNew(&member{identity: &identity{name: name}}), "a known name is not added again")
+				break
+			}
 		default:
 			drop := map[string]bool{}
 			for name := range want {
