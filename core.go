@@ -128,9 +128,11 @@ const (
 // framed reply before deadline, then report through handleStreamResult(id, ...). buf belongs
 // to the driver.
 type outStream struct {
-	id        uint64
-	to        netip.AddrPort
-	name      string // the member it is for, when known (NodeAwareTransport)
+	id   uint64
+	to   netip.AddrPort
+	name string // the member it is for, when known (NodeAwareTransport)
+	// buf is the framed request. It is the driver's: the core never writes to it again,
+	// and neither may the driver, since it may be shared (the simulator's memo).
 	buf       []byte
 	deadline  time.Time
 	wantReply bool
@@ -622,7 +624,8 @@ func (c *core) handleStreamResult(now time.Time, id uint64, reply []byte, err er
 }
 
 // handleStreamRequest takes one request a peer sent on a stream (a whole message, unframed)
-// and returns the framed reply to write, or nil to close without one.
+// and returns the framed reply to write, or nil to close without one. The reply is the
+// driver's, as an outStream's buf is: neither the core nor the driver writes to it.
 func (c *core) handleStreamRequest(now time.Time, from netip.AddrPort, msg []byte) []byte {
 	c.setNow(now)
 	if reply := c.serveStream(from, msg); reply != nil {

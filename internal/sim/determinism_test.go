@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -41,7 +42,7 @@ func workload(seed uint64, size int, d time.Duration) *Network {
 			msg[0] = 'p'
 			n.Send(self, to, msg[:])
 			if r.IntN(20) == 0 {
-				n.Stream(self, to, msg[:], func(now time.Time, buf []byte) {
+				n.Stream(self, to, bytes.Clone(msg[:]), func(now time.Time, buf []byte) {
 					n.Record(buf)
 					n.Stream(to, self, []byte("reply"), func(now time.Time, buf []byte) { n.Record(buf) })
 				})

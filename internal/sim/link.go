@@ -136,9 +136,11 @@ func (n *Network) Send(from, to netip.AddrPort, buf []byte) {
 	}
 }
 
-// Stream starts a reliable, ordered one-shot transfer of buf (copied) from one endpoint to
-// another: deliver runs as an event owned by the receiver after Latency + jitter, with no
-// loss, duplication or reordering. A sender that is not running gets Blocked.
+// Stream starts a reliable, ordered one-shot transfer of buf from one endpoint to another:
+// deliver runs as an event owned by the receiver after Latency + jitter, with no loss,
+// duplication or reordering. A sender that is not running gets Blocked. buf is handed over,
+// not copied (a push/pull at 10,000 members is a megabyte): the caller must not change it
+// afterwards, and deliver must not change it either.
 func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now time.Time, buf []byte)) StreamStatus {
 	f := n.lookup(from)
 	t := n.lookup(to)
@@ -171,7 +173,7 @@ func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now t
 	d += extra
 	ev := n.schedule(t, n.now+max(d, 0), kindStream)
 	ev.from = f
-	ev.buf = append([]byte(nil), buf...)
+	ev.buf = buf
 	ev.deliv = deliver
 	return Sent
 }
