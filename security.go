@@ -219,6 +219,7 @@ func (s *security) sealStream(msg []byte, request bool) []byte {
 // readRequest reads what a dialer sent on an accepted stream: the label header, checked,
 // then one message, decrypted and decompressed.
 func (s *security) readRequest(r io.Reader) ([]byte, error) {
+	hint := sizeHint(r) // before the buffer below takes bytes from r
 	br := bufio.NewReaderSize(r, 4096)
 	label, had, err := wire.ReadStreamLabel(br)
 	if err != nil {
@@ -228,14 +229,27 @@ func (s *security) readRequest(r io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wire.ReadStreamMessage(br, s.streamOptions(aad))
+	opt := s.streamOptions(aad)
+	opt.SizeHint = hint
+	return wire.ReadStreamMessage(br, opt)
+}
+
+// sizeHint is how many bytes r holds, when it says (a bytes.Reader does; a connection
+// does not).
+func sizeHint(r io.Reader) int {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return l.Len()
+	}
+	return 0
 }
 
 // readReply reads the acceptor's reply on a stream this member dialed. Replies carry no
 // label header; they are authenticated with the label the request was sent with.
 func (s *security) readReply(r io.Reader) ([]byte, error) {
 	cr := &countingReader{r: r}
-	msg, err := wire.ReadStreamMessage(cr, s.streamOptions([]byte(s.label)))
+	opt := s.streamOptions([]byte(s.label))
+	opt.SizeHint = sizeHint(r)
+	msg, err := wire.ReadStreamMessage(cr, opt)
 	if err != nil && cr.n == 0 {
 		return nil, fmt.Errorf("%w (the peer's label, key or CIDRsAllowed may not admit this member): %w", errNoReply, err)
 	}

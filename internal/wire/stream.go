@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // StreamOptions says how to read a stream message.
@@ -26,6 +27,10 @@ type StreamOptions struct {
 	RequireEncryption bool
 	// Decompress, if set, stands in for Decompress (the simulator remembers its results).
 	Decompress func(body []byte, limit int) ([]byte, error)
+	// SizeHint, if positive, is how many bytes the stream holds in all, known when the whole
+	// stream is in memory (the simulator's are): the message is then read into one buffer of
+	// about that size, not one grown as its bytes arrive.
+	SizeHint int
 }
 
 // AppendStreamEncrypted frames an encrypted blob for a stream: type 10, u32 length, blob.
@@ -58,7 +63,7 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 		if uint64(n) > uint64(opt.Limits.MaxStreamEncrypted) {
 			return nil, fmt.Errorf("encrypted stream of %d bytes: %w", n, ErrOversized)
 		}
-		blob, err := readN(br, nil, int(n))
+		blob, err := readN(br, make([]byte, 0, min(opt.SizeHint, int(n))), int(n))
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +80,7 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 		return nil, ErrNotEncrypted
 	}
 	budget := opt.Limits.MaxDecompressed
-	msg := []byte{t}
+	msg := append(make([]byte, 0, max(1, min(opt.SizeHint, budget+1))), t)
 	switch MessageType(t) {
 	case PingMsg, AckRespMsg, ErrMsg:
 		return readValue(br, msg, &budget, 0)
@@ -147,7 +152,7 @@ func readN(r *bufio.Reader, dst []byte, n int) ([]byte, error) {
 	for n > 0 {
 		chunk := min(n, 32<<10)
 		start := len(dst)
-		dst = append(dst, make([]byte, chunk)...)
+		dst = slices.Grow(dst, chunk)[:start+chunk]
 		if _, err := io.ReadFull(r, dst[start:]); err != nil {
 			return nil, truncated(err)
 		}

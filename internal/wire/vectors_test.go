@@ -149,6 +149,16 @@ func TestReadStreamMessage(t *testing.T) {
 		require.Equal(t, msg, got, "compressed form")
 		_, err = ReadStreamMessage(bytes.NewReader(msg[:len(msg)-1]), opt)
 		require.ErrorIs(t, err, ErrTruncated)
+		for _, hint := range []int{1, len(msg) / 2, len(msg) + 2, 1 << 30} {
+			hinted := opt
+			hinted.SizeHint = hint
+			got, err = ReadStreamMessage(bytes.NewReader(append(msg, 0xff, 0xff)), hinted)
+			require.NoError(t, err)
+			require.Equal(t, msg, got, "a size hint of %d changes nothing read", hint)
+			if hint >= len(msg) && hint < 1<<30 {
+				require.Equal(t, hint, cap(got), "a size hint that holds the message is its buffer")
+			}
+		}
 	}
 	_, err := ReadStreamMessage(bytes.NewReader([]byte{10, 0, 0, 0, 4, 1, 2, 3, 4}), opt)
 	require.ErrorIs(t, err, ErrEncryptionNotConfigured)
