@@ -950,39 +950,55 @@ func (c *core) probeStartedAt() (time.Time, bool) {
 
 // bootstrap adds members as alive without a word on the network, as if they had joined long
 // ago (a converged cluster, for the simulator), sizing the table once for n members in all:
-// at 10,000 members the slack of growing by doubling is gigabytes. Known names are skipped.
-// The identities are taken as they are, already shared by the driver. It returns how many
-// were added.
+// at 10,000 members the slack of growing by doubling is gigabytes. Known names are skipped;
+// the names in ids are distinct. The identities are taken as they are, already shared by
+// the driver. It returns how many were added.
 func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []uint32) int {
 	c.setNow(now)
 	if len(c.members.list) < n {
 		c.members.grow(n)
 		c.probe.order = slices.Grow(c.probe.order, n-len(c.probe.order))
 	}
-	fresh, selfAt := len(c.members.list) == 1, -1
 	// The new entries are made in one allocation: the simulator makes 10^8 of them at
 	// 10,000 members, and one object per entry was most of the time it took, allocating
 	// them and then marking them in every garbage collection. The slab is never appended to
 	// past its capacity, so the pointers into it stay put.
 	slab := make([]member, 0, len(ids))
-	for i, id := range ids {
-		if id.name == c.self.name {
-			selfAt = i
-			continue
-		}
-		slab = append(slab, member{identity: id, incarnation: incarnations[i], st: uint8(StateAlive), stateChange: now.UnixNano()})
-		m := &slab[len(slab)-1]
-		if !c.members.addNew(m) {
-			slab = slab[:len(slab)-1]
-			continue
-		}
-		c.probe.insert(c, m)
+	entry := func(i int) *member {
+		slab = append(slab, member{identity: ids[i], incarnation: incarnations[i], st: uint8(StateAlive), stateChange: now.UnixNano()})
+		return &slab[len(slab)-1]
 	}
-	if fresh && selfAt >= 0 && len(slab) == len(ids)-1 {
-		// A table that held only this member is laid out in the order given, this member in
-		// its place: members bootstrapped together then hold the same table in the same
-		// order, and the simulator's memo shares their push/pull states.
-		c.members.moveFirst(selfAt)
+	if len(c.members.list) == 1 {
+		// A table that holds only this member is laid out in the order given, this member
+		// in its place (first, if not given): members bootstrapped together then hold the
+		// same table in the same order, and the simulator's memo shares their push/pull
+		// states. Nobody is looked up, so the index is built once, at the end.
+		list, placed := c.members.list[:0], false
+		for i, id := range ids {
+			if id.name == c.self.name {
+				list, placed = append(list, c.self), true
+				continue
+			}
+			m := entry(i)
+			list = append(list, m)
+			c.probe.insert(c, m)
+		}
+		if !placed {
+			list = slices.Insert(list, 0, c.self)
+		}
+		c.members.list = list
+		c.members.index.rebuild(list, max(n, len(list)))
+	} else {
+		for i, id := range ids {
+			if id.name == c.self.name {
+				continue
+			}
+			if m := entry(i); c.members.addNew(m) {
+				c.probe.insert(c, m)
+			} else {
+				slab = slab[:len(slab)-1]
+			}
+		}
 	}
 	added := len(slab)
 	c.viewVersion++

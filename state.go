@@ -205,14 +205,6 @@ func (t *memberTable) grow(n int) {
 	t.index.reserve(t.list, n)
 }
 
-// moveFirst moves the first member to position i, the ones before it up by one.
-func (t *memberTable) moveFirst(i int) {
-	first := t.list[0]
-	copy(t.list[:i], t.list[1:i+1])
-	t.list[i] = first
-	t.index.rebuild(t.list, cap(t.list))
-}
-
 // removeIf drops the members for which gone is true, keeping the order of the rest.
 func (t *memberTable) removeIf(gone func(*member) bool) (removed []*member) {
 	kept := t.list[:0]
