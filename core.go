@@ -979,12 +979,14 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 				list, placed = append(list, c.self), true
 				continue
 			}
-			m := entry(i)
-			list = append(list, m)
-			c.probe.insert(c, m)
+			list = append(list, entry(i))
+			c.probe.insert(c, len(list)-1)
 		}
 		if !placed {
 			list = slices.Insert(list, 0, c.self)
+			for i := range c.probe.order {
+				c.probe.order[i]++
+			}
 		}
 		c.members.list = list
 		c.members.index.rebuild(list, max(n, len(list)))
@@ -993,8 +995,8 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 			if id.name == c.self.name {
 				continue
 			}
-			if m := entry(i); c.members.addNew(m) {
-				c.probe.insert(c, m)
+			if c.members.addNew(entry(i)) {
+				c.probe.insert(c, len(c.members.list)-1)
 			} else {
 				slab = slab[:len(slab)-1]
 			}

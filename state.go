@@ -394,7 +394,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	if m == nil {
 		m = &member{identity: c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, nil)), st: uint8(StateDead), stateChange: c.now.UnixNano()}
 		c.members.add(m)
-		c.probe.insert(c, m)
+		c.probe.insert(c, len(c.members.list)-1)
 		c.sync.forgetFailed(a.Node)
 	} else if !bytes.Equal(m.addrBytes(), a.Addr) || m.port != port {
 		if isSelf {
