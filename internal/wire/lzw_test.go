@@ -6,6 +6,7 @@ package wire
 import (
 	"bytes"
 	"compress/lzw"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -216,4 +217,30 @@ func benchGossip() []byte {
 		size += len(p) + 2
 	}
 	return AppendCompound(nil, parts)
+}
+
+// BenchmarkLZWPushPull compresses and expands a push/pull of 2,000 members, as a join at
+// that size exchanges thousands of.
+func BenchmarkLZWPushPull(b *testing.B) {
+	pp := PushPull{}
+	for i := range 2000 {
+		pp.Nodes = append(pp.Nodes, PushNodeState{Name: fmt.Sprintf("node-%d", i), Addr: []byte{10, 0, byte(i >> 8), byte(i)},
+			Port: 7946, Incarnation: uint32(i % 7), State: i % 3, Vsn: []byte{1, 5, 5, 0, 0, 0}})
+	}
+	msg := pp.Append(nil)
+	z := appendLZW(nil, msg)
+	b.Run("compress", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		var out []byte
+		for b.Loop() {
+			out = appendLZW(out[:0], msg)
+		}
+	})
+	b.Run("expand", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		var out []byte
+		for b.Loop() {
+			out, _ = expandLZW(out[:0], z, 1<<24)
+		}
+	})
 }
