@@ -66,6 +66,7 @@ func readRealRuns(path string) ([]realRun, error) {
 type predicted struct {
 	median, last, allDead, bytes, streamBytes, packets float64
 	firstSuspect, firstDead                            float64
+	state                                              float64 // bytes of one push/pull state
 }
 
 // predictSpec says what predict simulates: the timings, the network, how spread out the
@@ -78,7 +79,8 @@ type predictSpec struct {
 }
 
 // predict runs, for each of seeds seeds, a join and a crash, and one converged cluster for
-// its steady traffic: 20 s after 30 s of settling.
+// its push/pull state size (its first PushPullInterval) and its steady traffic: 20 s after
+// at least 30 s of settling.
 func predict(n, seeds int, spec predictSpec) (predicted, error) {
 	var p predicted
 	var medians, lasts, suspects, firstDeads, deads []float64
@@ -106,7 +108,18 @@ func predict(n, seeds int, spec predictSpec) (predicted, error) {
 		s.AddNode()
 	}
 	s.Bootstrap()
-	s.RunFor(30 * time.Second)
+	// In its first PushPullInterval each member starts exactly one push/pull (the first at a
+	// random point of the interval, the next pushPullScale(n) intervals later), and nothing
+	// changes to start follow-ups: the stream bytes of that interval are n exchanges of two
+	// whole states each.
+	boot := s.Stats()
+	settle := 30 * time.Second
+	if first := spec.config().PushPullInterval; first > 0 {
+		s.RunFor(first)
+		p.state = float64(s.Stats().StreamBytes-boot.StreamBytes) / float64(2*n)
+		settle = max(settle, first) - first
+	}
+	s.RunFor(settle)
 	before := s.Stats()
 	const window = 20 * time.Second
 	s.RunFor(window)
@@ -167,8 +180,15 @@ func num(v float64, unit string) string {
 	if v < 0 || math.IsNaN(v) {
 		return "never"
 	}
-	if unit == "s" {
+	switch {
+	case unit == "s":
 		return fmt.Sprintf("%.2f s", v)
+	case unit == "B" && v >= 1e6:
+		return fmt.Sprintf("%.2f MB", v/1e6)
+	case unit == "B" && v >= 1e4:
+		return fmt.Sprintf("%.1f kB", v/1e3)
+	case unit == "B":
+		return fmt.Sprintf("%.0f B", v)
 	}
 	return fmt.Sprintf("%.1f", v)
 }

@@ -15,9 +15,13 @@ package main
 //   - join, the last member to see everyone: a + b·log10 n, gossip rounds again.
 //   - UDP bytes and packets per member per second: constants (one probe per interval, the
 //     same at any size).
-//   - stream bytes per member per second: b·n / scale(n): each push/pull carries the whole
-//     table, n entries, and the interval grows as scale(n) = ceil(log2 n - 5) + 1 push/pull
-//     intervals past 32 members.
+//   - one push/pull state: a + b·n bytes, the whole table. It is measured directly (every
+//     member of a converged cluster starts one push/pull in its first PushPullInterval),
+//     since a steady window of a few seconds holds no periodic push/pull at all once the
+//     interval has grown with the cluster.
+//   - stream bytes per member per second follow from it: a member sends its state for the
+//     push/pull it starts and for one it answers, once per scale(n) = ceil(log2 n - 5) + 1
+//     push/pull intervals past 32 members: 2·state(n) / (scale(n)·PushPullInterval).
 //
 // Each law is fitted by least squares on every simulated size, and once more without the
 // largest: how far that second fit misses the largest size is the error printed, a test of
@@ -89,8 +93,8 @@ func estimateLaws() []law {
 		{"join: last member sees everyone", "s", "a + b·log10 n", log10, func(p predicted) float64 { return p.last }, true},
 		{"steady: UDP bytes per member per s", "B", "a", nil, func(p predicted) float64 { return p.bytes }, false},
 		{"steady: packets per member per s", "", "a", nil, func(p predicted) float64 { return p.packets }, false},
-		{"steady: stream bytes per member per s", "B", "a + b·n/scale(n)", func(n float64) float64 { return n / pushPullScale(n) },
-			func(p predicted) float64 { return p.streamBytes }, false},
+		{"push/pull: one state", "B", "a + b·n", func(n float64) float64 { return n },
+			func(p predicted) float64 { return p.state }, false},
 	}
 }
 
@@ -129,7 +133,7 @@ func estimate(from, to []int, joinMax, seeds int, preset string, spec predictSpe
 		fmt.Print(" ---: |")
 	}
 	fmt.Println()
-	var stream fit
+	var state fit
 	for _, l := range estimateLaws() {
 		var ns, ys []float64
 		for _, pt := range points {
@@ -157,21 +161,27 @@ func estimate(from, to []int, joinMax, seeds int, preset string, spec predictSpe
 			fmt.Printf(" %s |", num(all.at(l, float64(n)), l.unit))
 		}
 		fmt.Println()
-		if l.figure == "steady: stream bytes per member per s" {
-			stream = all
+		if l.figure == "push/pull: one state" {
+			state = all
 		}
+	}
+	interval := cfg.PushPullInterval.Seconds()
+	if interval > 0 {
+		fmt.Print("| steady: stream bytes per member per s | 2·state(n) / (scale(n)·PushPullInterval) | - | - | - |")
+		for _, n := range to {
+			perState := state.a + state.b*float64(n)
+			fmt.Printf(" %s |", num(2*perState/(pushPullScale(float64(n))*interval), "B"))
+		}
+		fmt.Println()
 	}
 
 	// What the laws leave out, and where they stop holding.
-	interval := cfg.PushPullInterval.Seconds()
 	fmt.Println("\nWhere to stop trusting it:")
 	fmt.Printf("- The log10 n laws come from %d to %d members; far past the largest they extrapolate a trend, not a measurement.\n", from[0], from[len(from)-1])
 	fmt.Println("- The simulator models latency, jitter and loss, not bandwidth, CPU or socket buffers: a large push/pull is as quick as a small one.")
 	for _, n := range to {
-		// A member sends its state once per push/pull it starts and once per one it answers,
-		// twice per scale(n) intervals: stream bytes per member per s = 2·state/(scale·I).
-		perState := stream.b * float64(n) * interval / 2
-		fmt.Printf("- At n=%d one push/pull state is about %s, %.0f ms on a 1 Gbit/s link",
+		perState := state.a + state.b*float64(n)
+		fmt.Printf("- At n=%d one push/pull state is about %s, %.1f ms on a 1 Gbit/s link",
 			n, num(perState, "B"), perState*8/1e9*1000)
 		if limit := float64(cfg.MaxStreamMessageSize); perState > limit {
 			fmt.Printf("; that is over MaxStreamMessageSize (%s): push/pulls fail until it is raised", num(limit, "B"))
