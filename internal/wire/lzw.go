@@ -14,18 +14,18 @@ package wire
 // the dictionary entries its last stream made, and a reader needs no clearing at all: an
 // entry is always written before it can be read.
 //
-// crosscheck_test.go holds this coder to compress/lzw, byte for byte, on random inputs and
-// on the fuzzer's.
+// lzw_test.go holds this coder to compress/lzw, byte for byte, on random inputs and on the
+// fuzzer's.
 
 import (
 	"errors"
+	"slices"
 	"sync"
 )
 
 const (
 	lzwClear    = 256  // the code that empties the dictionary
 	lzwEnd      = 257  // the code that ends the stream
-	lzwFirst    = 258  // the first code the dictionary assigns
 	lzwMaxWidth = 12   // codes never grow wider
 	lzwLast     = 4095 // the widest code, 1<<lzwMaxWidth - 1
 	// lzwSlots is the size of the writer's hash table from (code, byte) to code: at most
@@ -42,18 +42,10 @@ var (
 type lzwEncoder struct {
 	// table maps a dictionary entry's key (the entry's prefix code << 8 | its last byte)
 	// to its code, stored as key<<12 | code; 0 is an empty slot (no key is 0 with a code
-	// of 258 or more). A short input, which makes few entries, uses only the first
-	// lzwSmallSlots slots: they stay in the processor's nearest cache.
+	// of 258 or more).
 	table [lzwSlots]uint32
 	used  []uint16 // slots filled since the table was last emptied
 }
-
-// lzwSmallSlots is the table a short input uses: a 1,400-byte packet makes at most 1,400
-// entries.
-const (
-	lzwSmallSlots = 1 << 12
-	lzwSmallInput = 2048
-)
 
 var lzwEncoders = sync.Pool{New: func() any { return new(lzwEncoder) }}
 
@@ -62,10 +54,6 @@ func appendLZW(dst, src []byte) []byte {
 	e := lzwEncoders.Get().(*lzwEncoder)
 	defer lzwEncoders.Put(e)
 	e.forget()
-	mask, shift := uint32(lzwSlots-1), uint32(32-14)
-	if len(src) < lzwSmallInput {
-		mask, shift = lzwSmallSlots-1, 32-12
-	}
 	w := lzwWriter{out: dst, width: 9}
 	w.put(lzwClear)
 	if len(src) == 0 {
@@ -77,13 +65,13 @@ func appendLZW(dst, src []byte) []byte {
 bytes:
 	for _, c := range src[1:] {
 		key := code<<8 | uint32(c)
-		slot := (key * 0x9E3779B1) >> shift & mask
+		slot := (key * 0x9E3779B1) >> (32 - 14) & (lzwSlots - 1)
 		for t := e.table[slot]; t != 0; t = e.table[slot] {
 			if t>>12 == key {
 				code = t & lzwLast // the match goes on with c
 				continue bytes
 			}
-			slot = (slot + 1) & mask
+			slot = (slot + 1) & (lzwSlots - 1)
 		}
 		// The match ends before c: send it, make the entry for it and c, and start the
 		// next match from c.
@@ -220,7 +208,7 @@ func expandLZW(dst, src []byte, limit int) ([]byte, error) {
 		case code == next:
 			// The entry just made: it ends with its own first byte, which this very copy
 			// writes, so it is copied a byte at a time.
-			dst = grow(dst, n)[:here+n]
+			dst = slices.Grow(dst, n)[:here+n]
 			for i, from := here, int(d.at[code]); i < here+n; i, from = i+1, from+1 {
 				dst[i] = dst[from]
 			}
@@ -245,11 +233,3 @@ func expandLZW(dst, src []byte, limit int) ([]byte, error) {
 
 // errLimit is returned by expandLZW for a stream that expands past its limit.
 var errLimit = errors.New("lzw: expands past the limit")
-
-// grow makes room for n more bytes in b.
-func grow(b []byte, n int) []byte {
-	if cap(b)-len(b) >= n {
-		return b
-	}
-	return append(b[:cap(b)], make([]byte, n+len(b)/2)...)[:len(b)]
-}
