@@ -179,9 +179,11 @@ func (t *memberTable) get(name string) *member {
 	return nil
 }
 
+// add adds m, whose name the table does not hold.
 func (t *memberTable) add(m *member) {
-	t.list = append(t.list, m)
-	t.index.insert(t.list, len(t.list)-1)
+	if !t.addNew(m) {
+		panic("swim: member table: add of a name it already holds: " + m.name)
+	}
 }
 
 // addNew adds m unless a member of its name is known, and says whether it did, with one
@@ -272,14 +274,6 @@ func (x *nameIndex) lookup(list []*member, name string) (pos int, free uint64, t
 			return int(s&low - 1), i, tag
 		}
 	}
-}
-
-// insert indexes list[pos], whose name is not yet in the index.
-func (x *nameIndex) insert(list []*member, pos int) {
-	if (len(list))*4 > len(x.slots)*3 {
-		x.rebuild(list[:pos], 2*len(list))
-	}
-	x.place(list[pos].name, pos)
 }
 
 func (x *nameIndex) place(name string, pos int) {
