@@ -108,8 +108,6 @@ type identity struct {
 	vsn    [6]byte
 	raw    [16]byte // the address exactly as the member advertises it: 4 or 16 bytes
 	rawLen uint8
-	// form is the identity's entry in a push/pull, less incarnation and state (localState).
-	form wire.NodeStateForm
 }
 
 // newIdentity builds an identity from an alive message's fields (vsn may be short: then it
@@ -125,7 +123,6 @@ func newIdentity(name string, addr []byte, port uint16, meta []byte, vsn []byte,
 	} else if prev != nil {
 		id.vsn = prev.vsn
 	}
-	id.form = wire.NewNodeStateForm(&wire.PushNodeState{Name: id.name, Addr: id.addrBytes(), Port: id.port, Meta: id.meta, Vsn: id.vsn[:]})
 	return id
 }
 

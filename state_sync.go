@@ -120,16 +120,18 @@ func (c *core) localState(join bool) []byte {
 			return cached
 		}
 	}
-	var user []byte
-	if c.cfg.Delegate != nil {
-		user = c.cfg.Delegate.LocalState(join)
-	}
-	h := wire.PushPullHeader{Nodes: len(c.members.list), UserStateLen: len(user), Join: join}
-	plain := h.AppendBody(append(make([]byte, 0, c.sync.stateSize), byte(wire.PushPullMsg)))
+	// Built afresh each time: a scratch slice kept between calls would hold a whole table's
+	// worth of entries per member, which in a simulation of n members is n² of them.
+	states := make([]wire.PushNodeState, 0, len(c.members.list))
 	for _, m := range c.members.list {
-		plain = m.form.Append(plain, m.incarnation, int(m.state()))
+		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
+			Incarnation: m.incarnation, State: int(m.state()), Vsn: m.vsn[:]})
 	}
-	plain = append(plain, user...)
+	pp := wire.PushPull{Join: join, Nodes: states}
+	if c.cfg.Delegate != nil {
+		pp.UserState = c.cfg.Delegate.LocalState(join)
+	}
+	plain := pp.Append(make([]byte, 0, c.sync.stateSize))
 	c.sync.stateSize = len(plain) + len(plain)/8
 	buf := c.frameStream(plain)
 	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))

@@ -113,17 +113,3 @@ func TestDecodeLenient(t *testing.T) {
 	neg := []byte{0x81, 0xa5, 'S', 'e', 'q', 'N', 'o', 0xff}
 	require.ErrorIs(t, p.Decode(neg), ErrMalformed, "a negative value into an unsigned field")
 }
-
-// A node state appended from its form is the node state encoded field by field.
-func TestNodeStateForm(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	for range 2000 {
-		s := PushNodeState{Name: randString(r), Addr: randBytes(r, 17), Port: uint16(r.Uint32()), Meta: randBytes(r, 600),
-			Incarnation: r.Uint32() >> r.IntN(32), State: r.IntN(300) - 150, Vsn: randBytes(r, 7)}
-		if r.IntN(50) == 0 {
-			s.Name = string(randBytes(r, 70000))
-		}
-		f := NewNodeStateForm(&s)
-		require.Equal(t, s.AppendBody([]byte("x")), f.Append([]byte("x"), s.Incarnation, s.State))
-	}
-}

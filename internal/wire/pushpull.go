@@ -67,39 +67,6 @@ func (s *PushNodeState) AppendBody(b []byte) []byte {
 	return appendBytes(appendString(b, "Vsn"), s.Vsn)
 }
 
-// NodeStateForm is a node state's encoding without its incarnation and state: what stays
-// the same while a member's identity does. A member's own push/pull carries every member of
-// its table, and most entries differ from the last push/pull only in those two numbers, if
-// at all; appending a form is three copies where encoding the entry is twenty appends.
-type NodeStateForm struct {
-	enc     []byte
-	inc, st uint32 // where the incarnation and the state go
-}
-
-// NewNodeStateForm encodes the parts of s other than Incarnation and State.
-func NewNodeStateForm(s *PushNodeState) NodeStateForm {
-	var f NodeStateForm
-	b := appendMapHeader(nil, 7)
-	b = appendBytes(appendString(b, "Addr"), s.Addr)
-	b = appendString(b, "Incarnation")
-	f.inc = uint32(len(b))
-	b = appendBytes(appendString(b, "Meta"), s.Meta)
-	b = appendString(appendString(b, "Name"), s.Name)
-	b = appendUint(appendString(b, "Port"), uint64(s.Port))
-	b = appendString(b, "State")
-	f.st = uint32(len(b))
-	f.enc = appendBytes(appendString(b, "Vsn"), s.Vsn)
-	return f
-}
-
-// Append appends the node state with the given incarnation and state: the same bytes as
-// PushNodeState.AppendBody.
-func (f *NodeStateForm) Append(b []byte, incarnation uint32, state int) []byte {
-	b = appendUint(append(b, f.enc[:f.inc]...), uint64(incarnation))
-	b = appendInt(append(b, f.enc[f.inc:f.st]...), int64(state))
-	return append(b, f.enc[f.st:]...)
-}
-
 // DecodeBody decodes a node state map and returns the bytes it took.
 func (s *PushNodeState) DecodeBody(body []byte) (int, error) {
 	d := decoder{b: body}
