@@ -42,30 +42,46 @@ const (
 	userPartOverhead     = 3
 )
 
-// broadcastItem is one queued message.
-type broadcastItem struct {
-	name      string // what the message is about; "" for messages that replace nothing
-	msg       []byte
-	transmits int
-	id        uint64 // queue order: higher is newer
-	priority  bool   // this member's own news
-	packet    uint64 // the last packet it was put in
-	notify    func() // called once when the item is retired or replaced
-	final     bool   // a death, a leave or a join: sent finalTransmits times
+// news is a queued message and the name of what it is about ("" for messages that replace
+// nothing). It is never written once queued, so queues may share it: in a simulation every
+// member queues the same alive for a newcomer (see aliveNews).
+type news struct {
+	name string
+	msg  []byte
 }
 
-func lessBroadcast(a, b *broadcastItem) bool {
-	if a.priority != b.priority {
-		return a.priority
-	}
-	if a.transmits != b.transmits {
-		return a.transmits < b.transmits
-	}
-	if len(a.msg) != len(b.msg) {
-		return len(a.msg) > len(b.msg)
+// broadcastItem is one queued message, held by value in its queue's slots: 24 bytes, since
+// a simulation of 10,000 members joining at once queues 10^8 of them.
+type broadcastItem struct {
+	*news            // nil while the slot is free
+	id        uint64 // queue order among equals: higher is newer
+	packet    uint32 // the low bits of the number of the last packet it was put in
+	transmits uint16
+	priority  bool // this member's own news
+	final     bool // a death, a leave or a join: sent finalTransmits times
+}
+
+// queued is an item's place in its queue's order: priority news first, then fewest
+// transmissions, then longest, then newest. ord holds, from the top bit down, "not
+// priority", the transmissions (15 bits) and the complement of the length (16 bits), all
+// saturating, then the item's slot; id breaks ties. Held by value, the order is compared
+// without reading the items.
+type queued struct {
+	ord uint64
+	id  uint64
+}
+
+func lessQueued(a, b queued) bool {
+	if a.ord>>32 != b.ord>>32 {
+		return a.ord>>32 < b.ord>>32
 	}
 	return a.id > b.id
 }
+
+func (q queued) slot() uint32 { return uint32(q.ord) }
+
+// len is the item's length, or at most that when it is 0xFFFF or longer.
+func (q queued) len() int { return 0xFFFF - int(q.ord>>32&0xFFFF) }
 
 // BroadcastQueue is a retransmit-limited queue of broadcasts, ordered by fewest transmissions
 // first. The protocol uses one for membership news; an application can use another to
@@ -86,17 +102,32 @@ type BroadcastQueue struct {
 	// core's gossip timer sleeps while its queue is empty.
 	onQueue func()
 
-	tree   *btree.BTreeG[*broadcastItem]
-	byName map[string]*broadcastItem
+	tree   *btree.BTreeG[queued]
+	slots  [][]broadcastItem // in chunks of itemChunk, so that growing copies nothing
+	free   []uint32          // free slots below len(slots)*itemChunk
+	names  nameIndex         // slot by name, for the items that have one
+	notify map[uint32]func() // by slot: called once when the item retires or is replaced
 	nextID uint64
 	packet uint64 // numbers packets, so several takes for one packet never repeat an item
+	sent   []queued
 }
 
-func (q *BroadcastQueue) init() {
-	if q.tree == nil {
-		q.tree = btree.NewG(8, lessBroadcast)
-		q.byName = make(map[string]*broadcastItem)
+// itemChunk is how many items a queue adds room for at a time.
+const itemChunk = 64
+
+func (q *BroadcastQueue) item(slot uint32) *broadcastItem {
+	return &q.slots[slot/itemChunk][slot%itemChunk]
+}
+
+func (q *BroadcastQueue) nameAt(slot int) string { return q.item(uint32(slot)).name }
+
+func (q *BroadcastQueue) key(slot uint32) queued {
+	it := q.item(slot)
+	ord := uint64(min(it.transmits, 1<<15-1))<<48 | uint64(0xFFFF-min(len(it.msg), 0xFFFF))<<32 | uint64(slot)
+	if !it.priority {
+		ord |= 1 << 63
 	}
+	return queued{ord: ord, id: it.id}
 }
 
 // QueueBroadcast queues msg. A non-empty name identifies what the message is about: any queued
@@ -105,35 +136,111 @@ func (q *BroadcastQueue) init() {
 func (q *BroadcastQueue) QueueBroadcast(name string, msg []byte, notify func()) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.queue(name, msg, false, false, notify)
+	q.queue(&news{name: name, msg: msg}, false, false, notify)
 }
 
-func (q *BroadcastQueue) queue(name string, msg []byte, priority, final bool, notify func()) {
-	q.init()
-	if name != "" {
-		if old := q.byName[name]; old != nil {
-			q.remove(old)
-		}
+func (q *BroadcastQueue) queue(n *news, priority, final bool, notify func()) {
+	if q.tree == nil {
+		q.tree = btree.NewG(16, lessQueued)
 	}
+	if n.name != "" {
+		q.removeName(n.name)
+	}
+	if len(q.free) == 0 {
+		q.addChunk()
+	}
+	slot := q.free[len(q.free)-1]
+	q.free = q.free[:len(q.free)-1]
 	q.nextID++
-	it := &broadcastItem{name: name, msg: msg, id: q.nextID, priority: priority, notify: notify, final: final}
-	q.tree.ReplaceOrInsert(it)
-	if name != "" {
-		q.byName[name] = it
+	*q.item(slot) = broadcastItem{news: n, id: q.nextID, priority: priority, final: final}
+	if notify != nil {
+		if q.notify == nil {
+			q.notify = make(map[uint32]func())
+		}
+		q.notify[slot] = notify
+	}
+	q.tree.ReplaceOrInsert(q.key(slot))
+	if n.name != "" {
+		if q.names.full(1) { // with tombstones: building afresh clears them
+			q.reindex(len(q.slots) * itemChunk)
+		} else {
+			_, at, tag := q.names.lookup(n.name, q.nameAt)
+			q.names.insert(at, tag, int(slot))
+		}
 	}
 	if q.onQueue != nil {
 		q.onQueue()
 	}
 }
 
-// remove retires an item early and tells whoever waits on it.
-func (q *BroadcastQueue) remove(it *broadcastItem) {
-	q.tree.Delete(it)
-	if it.name != "" && q.byName[it.name] == it {
-		delete(q.byName, it.name)
+// addChunk adds room for itemChunk more items, and for their names in the index, which
+// grows by doubling.
+func (q *BroadcastQueue) addChunk() {
+	base := uint32(len(q.slots) * itemChunk)
+	q.slots = append(q.slots, make([]broadcastItem, itemChunk))
+	for i := range uint32(itemChunk) {
+		q.free = append(q.free, base+itemChunk-1-i)
 	}
-	if it.notify != nil {
-		it.notify()
+	if capacity := len(q.slots) * itemChunk; capacity*4 > len(q.names.slots)*3 {
+		q.reindex(2 * capacity)
+	}
+}
+
+// reindex builds the name index afresh, for slots below capacity (which must cover every
+// slot there is), leaving no tombstones.
+func (q *BroadcastQueue) reindex(capacity int) {
+	q.names.reset(capacity)
+	for c, chunk := range q.slots {
+		for i := range chunk {
+			if it := &chunk[i]; it.news != nil && it.name != "" {
+				q.names.place(it.name, c*itemChunk+i)
+			}
+		}
+	}
+}
+
+// queued returns the item queued under name, or nil.
+func (q *BroadcastQueue) queued(name string) *broadcastItem {
+	if slot := q.names.find(name, q.nameAt); slot >= 0 {
+		return q.item(uint32(slot))
+	}
+	return nil
+}
+
+// removeName retires early the item queued under name, if any, and tells whoever waits on it.
+func (q *BroadcastQueue) removeName(name string) bool {
+	if len(q.names.slots) == 0 {
+		return false
+	}
+	slot, _, _ := q.names.lookup(name, q.nameAt)
+	if slot < 0 {
+		return false
+	}
+	q.tree.Delete(q.key(uint32(slot)))
+	q.retire(uint32(slot))
+	return true
+}
+
+// retire frees an item's slot, once it is out of the order, and calls its notify.
+func (q *BroadcastQueue) retire(slot uint32) {
+	it := q.item(slot)
+	if it.name != "" {
+		_, at, _ := q.names.lookup(it.name, q.nameAt)
+		q.names.remove(at)
+	}
+	*it = broadcastItem{}
+	q.free = append(q.free, slot)
+	if f, ok := q.notify[slot]; ok {
+		delete(q.notify, slot)
+		f()
+	}
+	if q.tree.Len() == 0 && len(q.slots) > 1 {
+		// Give back what a burst took: an idle queue holds one chunk.
+		q.slots, q.free = q.slots[:1], q.free[:0]
+		for i := range uint32(itemChunk) {
+			q.free = append(q.free, itemChunk-1-i)
+		}
+		q.reindex(2 * itemChunk)
 	}
 }
 
@@ -154,10 +261,11 @@ func (q *BroadcastQueue) Reset() {
 	if q.tree == nil {
 		return
 	}
-	var all []*broadcastItem
-	q.tree.Ascend(func(it *broadcastItem) bool { all = append(all, it); return true })
-	for _, it := range all {
-		q.remove(it)
+	var all []queued
+	q.tree.Ascend(func(k queued) bool { all = append(all, k); return true })
+	for _, k := range all {
+		q.tree.Delete(k)
+		q.retire(k.slot())
 	}
 }
 
@@ -205,10 +313,10 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 		n = q.NumNodes()
 	}
 	txLimit, finalLimit := retransmitLimit(q.RetransmitMult, n), finalTransmits(q.RetransmitMult, n)
-	used, scanned := 0, 0
-	var sent []*broadcastItem
-	q.tree.Ascend(func(it *broadcastItem) bool {
-		if onlyPriority && !it.priority {
+	used, scanned, packet := 0, 0, uint32(q.packet)
+	sent := q.sent[:0]
+	q.tree.Ascend(func(k queued) bool {
+		if onlyPriority && k.ord>>63 != 0 {
 			return false
 		}
 		scanned++
@@ -217,32 +325,34 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 			// long queue, more would wrap it and the receiver would drop everything.
 			return false
 		}
-		if cost := len(it.msg) + overhead; it.packet != q.packet && used+cost <= limit {
-			it.packet = q.packet
-			used += cost
-			parts = append(parts, it.msg)
-			sent = append(sent, it)
+		// The key holds the length, so items too long for the space left are passed over
+		// without reading them: in a join, hundreds are looked at for each packet.
+		if cost := k.len() + overhead; used+cost <= limit {
+			if it := q.item(k.slot()); it.packet != packet && len(it.msg)+overhead <= limit-used {
+				it.packet = packet
+				used += len(it.msg) + overhead
+				parts = append(parts, it.msg)
+				sent = append(sent, k)
+			}
 		}
 		return limit-used >= overhead+minBroadcastSize && scanned < maxScan
 	})
-	for _, it := range sent {
-		q.tree.Delete(it)
+	for _, k := range sent {
+		q.tree.Delete(k)
+		it := q.item(k.slot())
 		it.transmits++
 		limit := txLimit
 		if it.final {
 			limit = finalLimit
 		}
-		if it.transmits >= limit {
-			if it.name != "" && q.byName[it.name] == it {
-				delete(q.byName, it.name)
-			}
-			if it.notify != nil {
-				it.notify()
-			}
+		if int(it.transmits) >= limit {
+			q.retire(k.slot())
 			continue
 		}
-		q.tree.ReplaceOrInsert(it)
+		q.tree.ReplaceOrInsert(q.key(k.slot()))
 	}
+	clear(sent)
+	q.sent = sent[:0]
 	return parts, used
 }
 
@@ -251,8 +361,8 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 const minBroadcastSize = 24
 
 // queueMember queues news about another member, replacing older news about it.
-func (q *BroadcastQueue) queueMember(name string, msg []byte, final bool) {
-	q.queue(name, msg, false, final, nil)
+func (q *BroadcastQueue) queueMember(n *news, final bool) {
+	q.queue(n, false, final, nil)
 }
 
 // queueSelfNews queues this member's own news ahead of everything else; token, if not zero,
@@ -263,7 +373,7 @@ func (c *core) queueSelfNews(msg []byte, final bool, token uint64) {
 	if token != 0 {
 		notify = func() { c.broadcastFinished(token) }
 	}
-	c.queue.queue(c.self.name, msg, true, final, notify)
+	c.queue.queue(&news{name: c.self.name, msg: msg}, true, final, notify)
 }
 
 // collectBroadcasts appends to parts the broadcasts for a packet with budget bytes free:

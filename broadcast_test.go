@@ -1,7 +1,10 @@
 package swim
 
 import (
+	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -163,4 +166,107 @@ func TestBroadcastQueueConcurrentUse(t *testing.T) {
 		taken += len(q.GetBroadcasts(3, 1400))
 	}
 	require.Positive(t, taken)
+}
+
+// modelQueue is the queue's rules written the plain way: a list sorted before every packet.
+type modelQueue struct {
+	items  []*modelItem
+	nextID uint64
+	mult   int
+	n      int
+}
+
+type modelItem struct {
+	name   string
+	msg    []byte
+	tx, id int
+	notify func()
+}
+
+func (m *modelQueue) queue(name string, msg []byte, notify func()) {
+	if name != "" {
+		for i, it := range m.items {
+			if it.name == name {
+				m.items = append(m.items[:i], m.items[i+1:]...)
+				if it.notify != nil {
+					it.notify()
+				}
+				break
+			}
+		}
+	}
+	m.nextID++
+	m.items = append(m.items, &modelItem{name: name, msg: msg, id: int(m.nextID), notify: notify})
+}
+
+func (m *modelQueue) get(overhead, limit int) [][]byte {
+	slices.SortFunc(m.items, func(a, b *modelItem) int {
+		if a.tx != b.tx {
+			return a.tx - b.tx
+		}
+		if len(a.msg) != len(b.msg) {
+			return len(b.msg) - len(a.msg)
+		}
+		return b.id - a.id
+	})
+	var out [][]byte
+	var sent []*modelItem
+	used := 0
+	for scanned, it := range m.items {
+		if len(out) >= maxCompoundParts {
+			break
+		}
+		if cost := len(it.msg) + overhead; used+cost <= limit {
+			used += cost
+			out = append(out, it.msg)
+			sent = append(sent, it)
+		}
+		if limit-used < overhead+minBroadcastSize || scanned+1 >= maxScan {
+			break
+		}
+	}
+	for _, it := range sent {
+		it.tx++
+		if it.tx >= retransmitLimit(m.mult, m.n) {
+			m.items = slices.DeleteFunc(m.items, func(x *modelItem) bool { return x == it })
+			if it.notify != nil {
+				it.notify()
+			}
+		}
+	}
+	return out
+}
+
+// TestBroadcastQueueMatchesModel drives the queue and the model with the same random
+// operations (many names coming and going, replacements, bursts that grow the queue by
+// hundreds and drain it to nothing) and requires the same packets, lengths and retirements.
+func TestBroadcastQueueMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 11))
+	q := BroadcastQueue{NumNodes: func() int { return 20 }, RetransmitMult: 2}
+	m := modelQueue{mult: 2, n: 20}
+	var gotRetired, wantRetired []int
+	for step := range 20000 {
+		switch r := rng.IntN(100); {
+		case r < 55 || (step/2000)%2 == 0 && r < 90: // every other 2,000 steps, a burst
+			name := ""
+			if rng.IntN(5) > 0 {
+				name = fmt.Sprintf("n%d", rng.IntN(700))
+			}
+			msg := bytes.Repeat([]byte{byte(step)}, 1+rng.IntN(120))
+			var qn, mn func()
+			if rng.IntN(3) == 0 {
+				qn, mn = func() { gotRetired = append(gotRetired, step) }, func() { wantRetired = append(wantRetired, step) }
+			}
+			q.QueueBroadcast(name, msg, qn)
+			m.queue(name, msg, mn)
+		default:
+			overhead, limit := rng.IntN(4), rng.IntN(1500)
+			require.Equal(t, m.get(overhead, limit), q.GetBroadcasts(overhead, limit), "step %d", step)
+		}
+		require.Equal(t, len(m.items), q.Len(), "step %d", step)
+		require.Equal(t, wantRetired, gotRetired, "step %d", step)
+	}
+	q.Reset()
+	require.Zero(t, q.Len())
+	require.Len(t, q.slots, 1, "an empty queue gives back its chunks")
 }

@@ -748,8 +748,7 @@ func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
 // finishIfAlone finishes a self-announcement at once when there is nobody to send it to.
 func (c *core) finishIfAlone(token uint64) {
 	if c.numAlive() == 0 {
-		if it := c.queue.byName[c.self.name]; it != nil {
-			c.queue.remove(it)
+		if c.queue.removeName(c.self.name) {
 			return
 		}
 		c.finish(token, 0, nil)
@@ -989,7 +988,7 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 			}
 		}
 		c.members.list = list
-		c.members.index.rebuild(list, max(n, len(list)))
+		c.members.reindex(n)
 	} else {
 		for i, id := range ids {
 			if id.name == c.self.name {

@@ -170,11 +170,13 @@ type memberTable struct {
 
 // get returns the member called name, or nil.
 func (t *memberTable) get(name string) *member {
-	if i := t.index.find(t.list, name); i >= 0 {
+	if i := t.index.find(name, t.nameAt); i >= 0 {
 		return t.list[i]
 	}
 	return nil
 }
+
+func (t *memberTable) nameAt(pos int) string { return t.list[pos].name }
 
 // add adds m, whose name the table does not hold.
 func (t *memberTable) add(m *member) {
@@ -186,15 +188,15 @@ func (t *memberTable) add(m *member) {
 // addNew adds m unless a member of its name is known, and says whether it did, with one
 // walk of the index for both.
 func (t *memberTable) addNew(m *member) bool {
-	if (len(t.list)+1)*4 > len(t.index.slots)*3 {
-		t.index.rebuild(t.list, 2*(len(t.list)+1))
+	if t.index.full(1) {
+		t.reindex(2 * (len(t.list) + 1))
 	}
-	pos, free, tag := t.index.lookup(t.list, m.name)
+	pos, at, tag := t.index.lookup(m.name, t.nameAt)
 	if pos >= 0 {
 		return false
 	}
 	t.list = append(t.list, m)
-	t.index.slots[free] = tag | uint32(len(t.list))
+	t.index.insert(at, tag, len(t.list)-1)
 	return true
 }
 
@@ -204,7 +206,17 @@ func (t *memberTable) grow(n int) {
 		return
 	}
 	t.list = slices.Grow(t.list, n-len(t.list))
-	t.index.reserve(t.list, n)
+	if t.index.full(n - len(t.list)) {
+		t.reindex(n)
+	}
+}
+
+// reindex indexes the list afresh, with room for capacity members.
+func (t *memberTable) reindex(capacity int) {
+	t.index.reset(max(capacity, len(t.list)))
+	for pos, m := range t.list {
+		t.index.place(m.name, pos)
+	}
 }
 
 // removeIf drops the members for which gone is true, keeping the order of the rest.
@@ -222,25 +234,34 @@ func (t *memberTable) removeIf(gone func(*member) bool) (removed []*member) {
 	}
 	clear(t.list[len(kept):])
 	t.list = kept
-	t.index.rebuild(t.list, len(t.list))
+	t.reindex(len(t.list))
 	return removed
 }
 
-// nameIndex finds a member's position in the table's list by name. It is an open-addressing
-// hash table with linear probing, kept at most 3/4 full: 4 to 8 bytes per member where a
-// map[string]*member takes 30 to 60. That matters where many tables are held at once: the
-// simulator's 10,000 members hold 10,000 entries each. Removal is rare (members are reaped
-// when the probe list wraps) and rebuilds the index.
+// nameIndex finds a position by name: a member's in the table's list, a queued broadcast's
+// in its queue. It is an open-addressing hash table with linear probing, kept at most 3/4
+// full: 4 to 8 bytes per entry where a map[string]int32 takes 30 to 60. That matters where
+// many are held at once: the simulator's 10,000 members hold 10,000 entries each. Its owner
+// says where each position's name is (nameAt), so the index holds no names itself.
 //
 // A slot holds position+1 in its low posBits bits and, above them, as many bits of the name's
-// hash as fit: a probe that meets another name's slot almost never has to read that member
-// (two dependent loads from memory far apart) to tell it is not the one.
+// hash as fit: a probe that meets another name's slot almost never has to read that entry
+// (dependent loads from memory far apart) to tell it is not the one. A removed entry leaves
+// a tombstone until the next reset; the member table never removes one (it resets instead).
 type nameIndex struct {
-	seed    maphash.Seed // per table, so that chosen names cannot pile into one run of slots
-	slots   []uint32     // 0 is empty
+	seed    maphash.Seed // per index, so that chosen names cannot pile into one run of slots
+	slots   []uint32     // 0 is empty, goneSlot a tombstone
 	mask    uint64
-	posBits uint // enough for len(slots), which no position+1 exceeds
+	posBits uint // enough for every position below 3/4 of len(slots), plus goneSlot
+	used    int  // slots not empty: entries and tombstones
 }
+
+// goneSlot marks a removed entry. No entry's slot equals it: positions stay below 3/4 of
+// len(slots), so position+1 never fills the low posBits bits.
+const goneSlot = ^uint32(0)
+
+// full says whether adding n entries would take the index past 3/4 full.
+func (x *nameIndex) full(n int) bool { return (x.used+n)*4 > len(x.slots)*3 }
 
 // probe returns where name's probe sequence starts and the tag its slot carries.
 func (x *nameIndex) probe(name string) (start uint64, tag uint32) {
@@ -248,53 +269,61 @@ func (x *nameIndex) probe(name string) (start uint64, tag uint32) {
 	return h & x.mask, uint32(h>>32) << x.posBits
 }
 
-// find returns name's position in list, or -1.
-func (x *nameIndex) find(list []*member, name string) int {
+// find returns name's position, or -1.
+func (x *nameIndex) find(name string, nameAt func(pos int) string) int {
 	if len(x.slots) == 0 {
 		return -1
 	}
-	pos, _, _ := x.lookup(list, name)
+	pos, _, _ := x.lookup(name, nameAt)
 	return pos
 }
 
-// lookup returns name's position in list, or -1 with the empty slot where name would go and
-// the tag it would carry. The index must have slots.
-func (x *nameIndex) lookup(list []*member, name string) (pos int, free uint64, tag uint32) {
+// lookup returns name's position and the slot that holds it, or -1 with the slot where name
+// would go (the first tombstone on its way, else the empty slot that ends it) and the tag it
+// would carry. The index must have slots.
+func (x *nameIndex) lookup(name string, nameAt func(pos int) string) (pos int, at uint64, tag uint32) {
 	low := uint32(1)<<x.posBits - 1
 	i, tag := x.probe(name)
+	free := x.mask + 1
 	for ; ; i = (i + 1) & x.mask {
-		s := x.slots[i]
-		if s == 0 {
-			return -1, i, tag
-		}
-		if s&^low == tag && list[s&low-1].name == name {
+		switch s := x.slots[i]; {
+		case s == 0:
+			return -1, min(free, i), tag
+		case s == goneSlot:
+			free = min(free, i)
+		case s&^low == tag && nameAt(int(s&low-1)) == name:
 			return int(s&low - 1), i, tag
 		}
 	}
 }
 
+// insert puts pos in slot at, as lookup found it for a name with this tag.
+func (x *nameIndex) insert(at uint64, tag uint32, pos int) {
+	if x.slots[at] == 0 {
+		x.used++
+	}
+	x.slots[at] = tag | uint32(pos+1)
+}
+
+// remove empties slot at, as lookup found it.
+func (x *nameIndex) remove(at uint64) { x.slots[at] = goneSlot }
+
+// place indexes a name the index does not hold, without looking for it.
 func (x *nameIndex) place(name string, pos int) {
 	i, tag := x.probe(name)
 	for x.slots[i] != 0 {
 		i = (i + 1) & x.mask
 	}
-	x.slots[i] = tag | uint32(pos+1)
+	x.insert(i, tag, pos)
 }
 
-// reserve sizes the index for n members, so that reaching n rebuilds nothing.
-func (x *nameIndex) reserve(list []*member, n int) {
-	if n*4 > len(x.slots)*3 {
-		x.rebuild(list, n)
-	}
-}
-
-// rebuild indexes list afresh in a table sized for capacity members.
-func (x *nameIndex) rebuild(list []*member, capacity int) {
+// reset empties the index and sizes it for positions below capacity.
+func (x *nameIndex) reset(capacity int) {
 	if x.slots == nil {
 		x.seed = maphash.MakeSeed()
 	}
 	size := 8
-	for size*3 < max(capacity, len(list))*4 {
+	for size*3 < capacity*4 {
 		size *= 2
 	}
 	if size != len(x.slots) {
@@ -304,9 +333,7 @@ func (x *nameIndex) rebuild(list []*member, capacity int) {
 	} else {
 		clear(x.slots)
 	}
-	for pos, m := range list {
-		x.place(m.name, pos)
-	}
+	x.used = 0
 }
 
 // numAlive counts the members other than self that are alive or suspect.
@@ -425,7 +452,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	// that misses it places keys differently): it is sent as often as a death.
 	fixed := *a
 	fixed.Port = port
-	c.queue.queueMember(a.Node, fixed.Append(nil), wasGone)
+	c.queue.queueMember(&news{name: a.Node, msg: fixed.Append(nil)}, wasGone)
 
 	// A refutation: a known member, not back from a graceful leave, raised its incarnation
 	// with the same address and metadata (flap.go).
@@ -547,7 +574,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 			return
 		}
 		if confirms && c.confirmSuspicion(m, s.From) {
-			c.queue.queueMember(s.Node, s.Append(nil), false)
+			c.queue.queueMember(&news{name: s.Node, msg: s.Append(nil)}, false)
 		}
 		return
 	}
@@ -565,7 +592,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 // beginSuspicion marks m suspect at the message's incarnation, rebroadcasts the message and
 // starts the suspicion timer.
 func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
-	c.queue.queueMember(s.Node, s.Append(nil), false)
+	c.queue.queueMember(&news{name: s.Node, msg: s.Append(nil)}, false)
 	m.incarnation = s.Incarnation
 	c.setState(m, StateSuspect)
 	c.markChanged()
@@ -579,7 +606,7 @@ func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
 // is already queued. Without it, a member that missed a refutation would keep the stale state
 // until the next push/pull.
 func (c *core) reassert() {
-	if c.leaving || c.queue.byName[c.self.name] != nil {
+	if c.leaving || c.queue.queued(c.self.name) != nil {
 		return
 	}
 	c.queueSelfNews(c.selfAlive().Append(nil), false, 0)
@@ -611,7 +638,7 @@ func (c *core) deadNode(d *wire.Dead) {
 		token = c.leaveToken
 		c.queueSelfNews(d.Append(nil), true, token)
 	} else {
-		c.queue.queueMember(d.Node, d.Append(nil), true)
+		c.queue.queueMember(&news{name: d.Node, msg: d.Append(nil)}, true)
 	}
 	m.incarnation = d.Incarnation
 	if d.From == d.Node {
@@ -666,9 +693,7 @@ func (c *core) reap() {
 		if m.state() == StateDead {
 			c.sync.rememberFailed(c, m)
 		}
-		if q := c.queue.byName[m.name]; q != nil {
-			c.queue.remove(q)
-		}
+		c.queue.removeName(m.name)
 	}
 	if len(gone) > 0 {
 		c.viewVersion++

@@ -83,7 +83,7 @@ func TestAliveNeedsHigherIncarnation(t *testing.T) {
 	feed(c, aliveMsg("a", 3, "y"))
 	require.Equal(t, "y", string(c.members.get("a").meta))
 	require.Equal(t, 1, events(c, evUpdate), "metadata change reported as an update")
-	require.NotNil(t, c.queue.byName["a"], "accepted alive is rebroadcast")
+	require.NotNil(t, c.queue.queued("a"), "accepted alive is rebroadcast")
 }
 
 // 10.2 step 2: "PMin = 0, or PMax = 0, or PMin > PMax -> ignore".
@@ -130,7 +130,7 @@ func TestRefutation(t *testing.T) {
 	feed(c, s.Append(nil))
 	require.Equal(t, uint32(8), c.self.incarnation)
 	require.Equal(t, StateAlive, c.self.state(), "a member never records itself as suspect")
-	it := c.queue.byName["self"]
+	it := c.queue.queued("self")
 	require.NotNil(t, it)
 	require.True(t, it.priority, "a refutation goes out before other gossip")
 	require.Equal(t, 1, c.awareness.score, "refuting raises the local health score")
@@ -311,7 +311,7 @@ func TestUserMessagesWaitForTheJoin(t *testing.T) {
 // (Serf answers each query to its origin, which would soak up the query's transmissions).
 func TestUserPacketsCarryNoBroadcasts(t *testing.T) {
 	h := newHarness(t, DefaultLANConfig(), 3)
-	h.c.queue.queueMember("p3", aliveMsg("p3", 2, ""), false)
+	h.c.queue.queueMember(&news{name: "p3", msg: aliveMsg("p3", 2, "")}, false)
 	queued := h.c.queue.Len()
 	require.Equal(t, 1, queued)
 
