@@ -99,7 +99,7 @@ func (m *member) setPendingAlive(cl *claim) {
 func (m *member) setFlap(f *flapState) { m.setTrouble(func(t *trouble) { t.flap = f }) }
 
 // identity is what a member advertises: name, address, metadata, versions. Never changed
-// after it is built.
+// after it is built, but for its memory of the last alive rebroadcast for it (aliveNews).
 type identity struct {
 	seq    uint64 // unique per identity built in this process: a cheap stand-in for its content
 	name   string
@@ -108,6 +108,31 @@ type identity struct {
 	vsn    [6]byte
 	raw    [16]byte // the address exactly as the member advertises it: 4 or 16 bytes
 	rawLen uint8
+
+	// alive is the last alive queued for rebroadcast about this identity: at incarnation
+	// aliveInc, with metadata encoded as nil or not as aliveMetaNil says.
+	alive        *news
+	aliveInc     uint32
+	aliveMetaNil bool
+}
+
+// aliveNews returns the alive to rebroadcast for a, an accepted alive that id says all of
+// (with the port fixed): built once per incarnation, so that in a simulation, where
+// identities are shared, every member's queue holds the same bytes for a newcomer instead of
+// 10,000 copies. An alive whose versions are not exactly six bytes is encoded afresh, since
+// it would not encode as the remembered one does.
+func (id *identity) aliveNews(a *wire.Alive, port uint16) *news {
+	metaNil := a.Meta == nil
+	if id.alive != nil && id.aliveInc == a.Incarnation && id.aliveMetaNil == metaNil && len(a.Vsn) == 6 {
+		return id.alive
+	}
+	fixed := *a
+	fixed.Port = port
+	n := &news{name: a.Node, msg: fixed.Append(nil)}
+	if len(a.Vsn) == 6 {
+		id.alive, id.aliveInc, id.aliveMetaNil = n, a.Incarnation, metaNil
+	}
+	return n
 }
 
 // newIdentity builds an identity from an alive message's fields (vsn may be short: then it
@@ -447,21 +472,21 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 
 	wasGone := m.state() == StateDead || m.state() == StateLeft
 
+	id := m.identity
+	if !id.same(a.Addr, port, a.Meta, a.Vsn) {
+		id = c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, m.identity))
+	}
 	// Rebroadcast with the values as received, after the port fix-up. A member new to this
 	// one, or back from the dead or a leave, is a join every application must see (a ring
 	// that misses it places keys differently): it is sent as often as a death.
-	fixed := *a
-	fixed.Port = port
-	c.queue.queueMember(&news{name: a.Node, msg: fixed.Append(nil)}, wasGone)
+	c.queue.queueMember(id.aliveNews(a, port), wasGone)
 
 	// A refutation: a known member, not back from a graceful leave, raised its incarnation
 	// with the same address and metadata (flap.go).
 	refuted := known && m.state() != StateLeft
 	wasInView := !wasGone && !m.heldOut()
 	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
-	if !m.same(a.Addr, port, a.Meta, a.Vsn) {
-		m.identity = c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, m.identity))
-	}
+	m.identity = id
 	m.incarnation = a.Incarnation
 	m.setPendingAlive(nil)
 	if refuted && !metaChanged {

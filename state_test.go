@@ -326,3 +326,33 @@ func TestUserPacketsCarryNoBroadcasts(t *testing.T) {
 	}
 	require.Equal(t, queued, h.c.queue.Len(), "the news is still queued")
 }
+
+// An identity builds the alive it rebroadcasts once per incarnation and shape, and what it
+// hands out is always the bytes the alive itself encodes to (port fixed).
+func TestAliveNewsIsBuiltOnceAndExact(t *testing.T) {
+	vsn := []byte{1, 5, 2, 0, 0, 0}
+	a := wire.Alive{Incarnation: 3, Node: "a", Addr: []byte{10, 0, 0, 1}, Port: 0, Meta: []byte("m"), Vsn: vsn}
+	id := newIdentity(a.Node, a.Addr, 7946, a.Meta, a.Vsn, nil)
+	exact := func(a wire.Alive) []byte { a.Port = 7946; return a.Append(nil) }
+
+	first := id.aliveNews(&a, 7946)
+	require.Equal(t, exact(a), first.msg)
+	require.Same(t, first, id.aliveNews(&a, 7946), "the same alive again is built once")
+
+	b := a
+	b.Incarnation = 4
+	require.Equal(t, exact(b), id.aliveNews(&b, 7946).msg, "a new incarnation is built afresh")
+
+	short := b
+	short.Vsn = vsn[:3]
+	require.Equal(t, exact(short), id.aliveNews(&short, 7946).msg, "short versions encode as sent")
+	require.Equal(t, exact(b), id.aliveNews(&b, 7946).msg, "and do not replace what is remembered")
+
+	none := newIdentity("b", a.Addr, 7946, nil, vsn, nil)
+	nilMeta, emptyMeta := b, b
+	nilMeta.Node, nilMeta.Meta = "b", nil
+	emptyMeta.Node, emptyMeta.Meta = "b", []byte{}
+	require.Equal(t, exact(nilMeta), none.aliveNews(&nilMeta, 7946).msg)
+	require.Equal(t, exact(emptyMeta), none.aliveNews(&emptyMeta, 7946).msg, "empty metadata encodes unlike nil")
+	require.NotEqual(t, exact(nilMeta), exact(emptyMeta))
+}
