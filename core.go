@@ -182,12 +182,21 @@ type outbox struct {
 	arena   []byte // backing store for packets; reused after reset
 }
 
+// outboxKeep is how many events an outbox keeps room for between inputs. A push/pull merge
+// can emit an event for every member, and room for them kept afterwards is room held for
+// nothing: 10,000 simulated members each keeping room for 10,000 events held 14 GB.
+const outboxKeep = 64
+
 func (o *outbox) reset() {
 	clear(o.packets)
 	o.packets = o.packets[:0]
 	o.streams = o.streams[:0]
-	clear(o.events)
-	o.events = o.events[:0]
+	if cap(o.events) > outboxKeep {
+		o.events = nil
+	} else {
+		clear(o.events)
+		o.events = o.events[:0]
+	}
 	o.done = o.done[:0]
 	o.arena = o.arena[:0]
 }
