@@ -36,8 +36,8 @@ func (p *progress) update(sp swim.SimProgress) {
 		rate = float64(sp.Events-p.prevEvents) / dw
 	}
 	p.last, p.prevEvents, p.prevWall = time.Now(), sp.Events, sp.Wall
-	line := fmt.Sprintf("%s: virtual %.1f s, wall %.1f s, %d of %d members converged, %.2fM events/s",
-		p.label, sp.Virtual.Seconds(), sp.Wall.Seconds(), sp.Converged, sp.Live, rate/1e6)
+	line := fmt.Sprintf("%s: virtual %.1f s, wall %.1f s, %d of %d members converged, %s events/s",
+		p.label, sp.Virtual.Seconds(), sp.Wall.Seconds(), sp.Converged, sp.Live, rateString(rate))
 	if p.tty {
 		fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
 	} else {
@@ -82,4 +82,16 @@ func (p *sweepProgress) ranOne() {
 		fmt.Fprintln(os.Stderr, line)
 	}
 	p.shown = true
+}
+
+// rateString prints an event rate with a unit that keeps its digits: a 10,000-member join
+// runs a few thousand events a second, a converged cluster millions.
+func rateString(r float64) string {
+	switch {
+	case r >= 1e6:
+		return fmt.Sprintf("%.2fM", r/1e6)
+	case r >= 1e3:
+		return fmt.Sprintf("%.1fk", r/1e3)
+	}
+	return fmt.Sprintf("%.0f", r)
 }
