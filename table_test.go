@@ -61,3 +61,28 @@ func TestMemberTableFindsWhatItHolds(t *testing.T) {
 func TestMemberEntryIsSmall(t *testing.T) {
 	require.LessOrEqual(t, unsafe.Sizeof(member{}), uintptr(32))
 }
+
+// getNext finds what get finds, whatever order the names come in and whatever the table
+// did in between: where it looks first is only a guess it checks.
+func TestMemberTableGetNextFindsWhatGetFinds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	var tab memberTable
+	for i := range 500 {
+		tab.add(&member{identity: &identity{name: fmt.Sprintf("m-%d", i)}})
+	}
+	names := make([]string, 0, 600)
+	for i := range 600 { // 100 the table does not hold
+		names = append(names, fmt.Sprintf("m-%d", i))
+	}
+	for round := range 20 {
+		if round%2 == 1 {
+			rng.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		}
+		if round == 10 {
+			tab.removeIf(func(m *member) bool { return rng.IntN(3) == 0 })
+		}
+		for _, name := range names {
+			require.Same(t, tab.get(name), tab.getNext(name), "round %d: %s", round, name)
+		}
+	}
+}
