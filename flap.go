@@ -87,8 +87,8 @@ func (c *core) noteRefutation(m *member, fromDead, wasInView bool) {
 		c.log.Info("holding out a flapping member", "peer", m.name, "hold_down", h)
 		c.metrics.count(MetricFlapHeldOut, 1)
 		if wasInView {
-			n := m.node()
-			n.HeldOut = true
+			n := m.event()
+			n.heldOut = true
 			c.emit(coreEvent{kind: evLeave, node: n})
 		}
 		f.heldOut = true
@@ -135,7 +135,7 @@ func (c *core) endFlapSuspect(m *member) {
 	wasShown := m.flapSuspect()
 	m.flap().suspect = false
 	if wasShown && m.state() == StateAlive {
-		c.emit(coreEvent{kind: evUnsuspect, node: m.node()})
+		c.emit(coreEvent{kind: evUnsuspect, node: m.event()})
 	}
 	c.markChanged()
 }
@@ -158,7 +158,7 @@ func (c *core) flapRelease(name string, gen uint64) {
 	m.setFlap(nil)
 	c.log.Info("releasing a member that stopped flapping", "peer", name)
 	if m.state() == StateAlive || m.state() == StateSuspect {
-		c.emit(coreEvent{kind: evJoin, node: m.node()})
+		c.emit(coreEvent{kind: evJoin, node: m.event()})
 	}
 	c.markChanged()
 }

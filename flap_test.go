@@ -21,8 +21,8 @@ func visible(evs []coreEvent) []string {
 		if s == "" {
 			continue
 		}
-		s += " " + e.node.Name
-		if e.node.HeldOut {
+		s += " " + e.node.Name()
+		if e.node.heldOut {
 			s += " held out"
 		}
 		out = append(out, s)

@@ -327,9 +327,9 @@ func (h *harness) runAnswering(d time.Duration) {
 		for _, e := range h.events {
 			if e.kind == evSuspect && e.other.Name == "self" {
 				if h.onProbeFailed != nil {
-					h.onProbeFailed(relays[e.node.Name])
+					h.onProbeFailed(relays[e.node.Name()])
 				}
-				delete(relays, e.node.Name)
+				delete(relays, e.node.Name())
 			}
 		}
 		for _, f := range acks {

@@ -445,15 +445,15 @@ func deliverEvent(c *Config, e *coreEvent) {
 	switch e.kind {
 	case evJoin:
 		if c.Events != nil {
-			c.Events.NotifyJoin(e.node)
+			c.Events.NotifyJoin(e.node.Node())
 		}
 	case evLeave:
 		if c.Events != nil {
-			c.Events.NotifyLeave(e.node)
+			c.Events.NotifyLeave(e.node.Node())
 		}
 	case evUpdate:
 		if c.Events != nil {
-			c.Events.NotifyUpdate(e.node)
+			c.Events.NotifyUpdate(e.node.Node())
 		}
 	case evUserMsg:
 		if c.Delegate != nil {
@@ -461,11 +461,11 @@ func deliverEvent(c *Config, e *coreEvent) {
 		}
 	case evConflict:
 		if c.Conflict != nil {
-			c.Conflict.NotifyConflict(e.node, e.other)
+			c.Conflict.NotifyConflict(e.node.Node(), *e.other)
 		}
 	case evPingComplete:
 		if c.Ping != nil {
-			c.Ping.NotifyPingComplete(e.node, e.rtt, e.msg)
+			c.Ping.NotifyPingComplete(e.node.Node(), e.rtt, e.msg)
 		}
 	}
 }

@@ -475,8 +475,8 @@ func (c *core) handlePing(from netip.AddrPort, m *wire.Ping) {
 	}
 	if m.SourceNode == c.self.name {
 		if src := replyAddr(from, m.SourceAddr, m.SourcePort); src != c.self.addrPort() {
-			c.emit(coreEvent{kind: evConflict, node: c.self.node(),
-				other: Node{Name: m.SourceNode, Addr: src.Addr().AsSlice(), Port: src.Port()}})
+			c.emit(coreEvent{kind: evConflict, node: c.self.event(),
+				other: &Node{Name: m.SourceNode, Addr: src.Addr().AsSlice(), Port: src.Port()}})
 		}
 	}
 	ack := wire.AckResp{SeqNo: m.SeqNo}
@@ -581,7 +581,7 @@ func (c *core) handleAck(from netip.AddrPort, m *wire.AckResp) {
 	if c.cfg.Ping != nil && direct {
 		// As in memberlist, only an ack within ProbeTimeout of the ping is a round-trip
 		// time worth reporting; a late or relayed one says more about the network's trouble.
-		c.emit(coreEvent{kind: evPingComplete, node: p.target.node(), rtt: c.now.Sub(p.start), msg: m.Payload})
+		c.emit(coreEvent{kind: evPingComplete, node: p.target.event(), rtt: c.now.Sub(p.start), msg: m.Payload})
 	}
 }
 

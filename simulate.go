@@ -257,13 +257,13 @@ func scenarioFail(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, set
 	t0 := s.Now()
 	deadSeen := 0
 	s.onEvent = func(n *simNode, e *coreEvent) {
-		if e.node.Name != name {
+		if e.node.Name() != name {
 			return
 		}
 		switch {
 		case e.kind == evSuspect && r.FirstSuspectS < 0:
 			r.FirstSuspectS = (s.Now() - t0).Seconds()
-		case e.kind == evLeave && e.node.State == StateDead:
+		case e.kind == evLeave && e.node.state == StateDead:
 			if r.FirstDeadS < 0 {
 				r.FirstDeadS = (s.Now() - t0).Seconds()
 			}
@@ -287,7 +287,7 @@ func scenarioLeave(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, se
 	t0 := s.Now()
 	leftSeen := 0
 	s.onEvent = func(n *simNode, e *coreEvent) {
-		if e.node.Name == name && e.kind == evLeave && e.node.State == StateLeft && n.name != name {
+		if e.node.Name() == name && e.kind == evLeave && e.node.state == StateLeft && n.name != name {
 			leftSeen++
 			if leftSeen == sc.Nodes-1 {
 				r.LeftAllS = (s.Now() - t0).Seconds()
@@ -329,7 +329,7 @@ func scenarioPause(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, cf
 	name := s.nodes[p].name
 	s.onEvent = func(n *simNode, e *coreEvent) {
 		if e.kind == evSuspect && n.name == name && e.other.Name == name {
-			if subj := s.byName[e.node.Name]; subj != nil && !subj.troubled {
+			if subj := s.byName[e.node.Name()]; subj != nil && !subj.troubled {
 				r.PausedOriginal++
 			}
 		}
@@ -361,7 +361,7 @@ func scenarioIngress(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, 
 	sizes := map[string]map[int]bool{}
 	s.onEvent = func(n *simNode, e *coreEvent) {
 		if faulty[n.name] {
-			if e.kind == evSuspect && e.other.Name == n.name && !faulty[e.node.Name] {
+			if e.kind == evSuspect && e.other.Name == n.name && !faulty[e.node.Name()] {
 				r.FaultyAccusations++
 			}
 			return
@@ -377,7 +377,7 @@ func scenarioIngress(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, 
 			}
 			sizes[n.name][n.seen] = true
 		}
-		if !faulty[e.node.Name] {
+		if !faulty[e.node.Name()] {
 			return
 		}
 		switch e.kind {
@@ -386,7 +386,7 @@ func scenarioIngress(s *Simulation, sc SimConfig, r *SimReport, rng *rand.Rand, 
 		case evUnsuspect, evJoin:
 			r.Flaps++
 			r.Returns++
-			p := pair{n.name, e.node.Name}
+			p := pair{n.name, e.node.Name()}
 			returns[p]++
 			r.ReturnsMax = max(r.ReturnsMax, returns[p])
 		}

@@ -678,8 +678,8 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 
 // observe keeps the books on one event: views, false alarms, the trace.
 func (s *Simulation) observe(n *simNode, e *coreEvent) {
-	subject := s.byName[e.node.Name]
-	self := e.node.Name == n.name
+	subject := s.byName[e.node.Name()]
+	self := e.node.Name() == n.name
 	switch e.kind {
 	case evJoin:
 		if !self && !e.hidden {
@@ -689,13 +689,13 @@ func (s *Simulation) observe(n *simNode, e *coreEvent) {
 		if !self && !e.hidden {
 			n.seen--
 		}
-		if e.node.HeldOut {
+		if e.node.heldOut {
 			s.stats.HeldOut++
 			if subject != nil && !subject.troubled {
 				s.stats.FalseHeldOut++
 			}
 		}
-		if e.node.State == StateDead {
+		if e.node.state == StateDead {
 			s.stats.Deaths++
 			if subject != nil && !subject.troubled {
 				s.stats.FalseDeaths++
@@ -712,7 +712,7 @@ func (s *Simulation) observe(n *simNode, e *coreEvent) {
 	// "id kind name", in a buffer kept for it: a join of n members makes n² events.
 	b := strconv.AppendInt(s.record[:0], int64(n.id), 10)
 	b = strconv.AppendInt(append(b, ' '), int64(e.kind), 10)
-	s.record = append(append(b, ' '), e.node.Name...)
+	s.record = append(append(b, ' '), e.node.Name()...)
 	s.net.Record(s.record)
 	if s.onEvent != nil {
 		s.onEvent(n, e)

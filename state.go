@@ -173,6 +173,11 @@ func (id *identity) addr() netip.Addr {
 
 func (id *identity) addrPort() netip.AddrPort { return netip.AddrPortFrom(id.addr(), id.port) }
 
+// event is the member as an event tells of it.
+func (m *member) event() eventNode {
+	return eventNode{id: m.identity, incarnation: m.incarnation, state: m.state()}
+}
+
 // node copies the member out as a value.
 func (m *member) node() Node {
 	return Node{
@@ -398,7 +403,7 @@ func (c *core) markChanged() {
 
 func (c *core) setState(m *member, s NodeState) {
 	if m.state() == StateSuspect && s == StateAlive && m != c.self {
-		c.emit(coreEvent{kind: evUnsuspect, node: m.node()})
+		c.emit(coreEvent{kind: evUnsuspect, node: m.event()})
 	}
 	if m.state() != s {
 		m.st = uint8(s)
@@ -523,9 +528,9 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	switch {
 	case wasGone:
 		c.joined++
-		c.emit(coreEvent{kind: evJoin, node: m.node()})
+		c.emit(coreEvent{kind: evJoin, node: m.event()})
 	case metaChanged:
-		c.emit(coreEvent{kind: evUpdate, node: m.node()})
+		c.emit(coreEvent{kind: evUpdate, node: m.event()})
 	}
 }
 
@@ -572,7 +577,8 @@ func (c *core) conflict(m *member, a *wire.Alive, addr netip.Addr, port uint16) 
 		m.setPendingAlive(&claim{alive: cl, at: c.now.UnixNano()})
 	}
 	c.log.Debug("name conflict", "peer", m.name, "existing", m.addrPort().String(), "claimant", netip.AddrPortFrom(addr, port).String())
-	c.emit(coreEvent{kind: evConflict, node: m.node(), other: aliveNodeValue(a, port)})
+	other := aliveNodeValue(a, port)
+	c.emit(coreEvent{kind: evConflict, node: m.event(), other: &other})
 }
 
 // selfConflict handles news that a member at another address claims this member's name:
@@ -580,7 +586,7 @@ func (c *core) conflict(m *member, a *wire.Alive, addr netip.Addr, port uint16) 
 // whether that member still answers (checkName), in which case Join fails with ErrNameInUse.
 func (c *core) selfConflict(other Node, incarnation uint32) {
 	c.log.Warn("another member claims this member's name", "peer", other.Name, "claimant", other.Address(), "incarnation", incarnation)
-	c.emit(coreEvent{kind: evConflict, node: c.self.node(), other: other})
+	c.emit(coreEvent{kind: evConflict, node: c.self.event(), other: &other})
 	c.checkName(other)
 }
 
@@ -646,7 +652,7 @@ func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
 	c.markChanged()
 	c.startSuspicion(m, s.From)
 	c.metrics.count(MetricMemberSuspect, 1)
-	c.emit(coreEvent{kind: evSuspect, node: m.node(), other: Node{Name: s.From}})
+	c.emit(coreEvent{kind: evSuspect, node: m.event(), other: &Node{Name: s.From}})
 }
 
 // reassert answers news about this member that is older than its incarnation (someone still
@@ -697,7 +703,7 @@ func (c *core) deadNode(d *wire.Dead) {
 	}
 	c.markChanged()
 	c.metrics.count(MetricMemberDead, 1)
-	c.emit(coreEvent{kind: evLeave, node: m.node()})
+	c.emit(coreEvent{kind: evLeave, node: m.event()})
 	if cl := m.pendingAlive(); cl != nil && m != c.self {
 		m.setPendingAlive(nil)
 		if c.claimExpired(cl.at) {

@@ -264,7 +264,7 @@ func TestUserMessagesNewestFirst(t *testing.T) {
 			case evUserMsg:
 				got = append(got, string(e.msg))
 			case evJoin:
-				got = append(got, "join "+e.node.Name)
+				got = append(got, "join "+e.node.Name())
 			}
 		}
 		want := []string{"first", "join a", "second", "third"}
@@ -297,7 +297,7 @@ func TestUserMessagesWaitForTheJoin(t *testing.T) {
 	for _, e := range h.events {
 		switch e.kind {
 		case evJoin:
-			kinds = append(kinds, "join "+e.node.Name)
+			kinds = append(kinds, "join "+e.node.Name())
 		case evUserMsg:
 			kinds = append(kinds, string(e.msg))
 		}
