@@ -44,9 +44,9 @@ type syncState struct {
 	// thousands of entries each time is most of a large cluster's CPU.
 	cached    []byte
 	cachedSum uint64
-	// stateSize is a little over the last encoded state's size: the next is built in one
-	// allocation instead of doubling its way up to a table's worth of bytes.
-	stateSize int
+	// entrySize is a little over the last encoded state's bytes per entry: the next state
+	// is built in one allocation instead of doubling its way up to a table's worth of bytes.
+	entrySize int
 }
 
 // failedMember is a reaped dead member, remembered for reconnect attempts.
@@ -120,19 +120,25 @@ func (c *core) localState(join bool) []byte {
 			return cached
 		}
 	}
-	// Built afresh each time: a scratch slice kept between calls would hold a whole table's
-	// worth of entries per member, which in a simulation of n members is n² of them.
-	states := make([]wire.PushNodeState, 0, len(c.members.list))
-	for _, m := range c.members.list {
-		states = append(states, wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
-			Incarnation: m.incarnation, State: int(m.state()), Vsn: m.vsn[:]})
-	}
-	pp := wire.PushPull{Join: join, Nodes: states}
+	// Each entry is encoded straight from the table, as wire.PushPull.Append would encode it:
+	// a slice of entries built first would be a whole table's worth of garbage per state.
+	var user []byte
 	if c.cfg.Delegate != nil {
-		pp.UserState = c.cfg.Delegate.LocalState(join)
+		user = c.cfg.Delegate.LocalState(join)
 	}
-	plain := pp.Append(make([]byte, 0, c.sync.stateSize))
-	c.sync.stateSize = len(plain) + len(plain)/8
+	n := len(c.members.list)
+	h := wire.PushPullHeader{Nodes: n, UserStateLen: len(user), Join: join}
+	plain := h.AppendBody(append(make([]byte, 0, n*c.sync.entrySize+len(user)+64), byte(wire.PushPullMsg)))
+	start := len(plain)
+	for _, m := range c.members.list {
+		s := wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
+			Incarnation: m.incarnation, State: int(m.state()), Vsn: m.vsn[:]}
+		plain = s.AppendBody(plain)
+	}
+	if n > 0 {
+		c.sync.entrySize = (len(plain)-start)/n + 4
+	}
+	plain = append(plain, user...)
 	buf := c.frameStream(plain)
 	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))
 	if c.memo != nil {

@@ -4,8 +4,10 @@ package swim
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -355,4 +357,35 @@ func TestAliveNewsIsBuiltOnceAndExact(t *testing.T) {
 	require.Equal(t, exact(nilMeta), none.aliveNews(&nilMeta, 7946).msg)
 	require.Equal(t, exact(emptyMeta), none.aliveNews(&emptyMeta, 7946).msg, "empty metadata encodes unlike nil")
 	require.NotEqual(t, exact(nilMeta), exact(emptyMeta))
+}
+
+// stateDelegate adds user state to push/pulls.
+type stateDelegate struct {
+	floodDelegate
+	state []byte
+}
+
+func (d stateDelegate) LocalState(bool) []byte { return d.state }
+
+// A member's push/pull state is its table as wire.PushPull encodes it, entry for entry, with
+// the application's state after it; the core writes it without building that value first.
+func TestLocalStateEncodesTheTable(t *testing.T) {
+	cfg := DefaultLANConfig()
+	cfg.EnableCompression = false
+	cfg.Delegate = stateDelegate{state: []byte("user state")}
+	c := testCore(t, cfg)
+	for i := range 40 {
+		feed(c, aliveMsg(fmt.Sprintf("member-%d", i), uint32(1+i%3), strings.Repeat("m", i%5)))
+	}
+	s := wire.Suspect{Incarnation: 2, Node: "member-4", From: "member-5"}
+	feed(c, s.Append(nil))
+	for _, join := range []bool{false, true} {
+		want := wire.PushPull{Join: join, UserState: []byte("user state")}
+		for _, m := range c.members.list {
+			want.Nodes = append(want.Nodes, wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
+				Incarnation: m.incarnation, State: int(m.state()), Vsn: m.vsn[:]})
+		}
+		require.Equal(t, want.Append(nil), c.localState(join))
+	}
+	require.Equal(t, StateSuspect, c.members.get("member-4").state(), "the state holds a suspect too")
 }
