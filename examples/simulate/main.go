@@ -69,6 +69,7 @@ func main() {
 	estimateJoinMax := flag.Int("estimate-join-max", 2000, "-estimate: simulate the join only up to this size")
 	flag.DurationVar(&flapHoldDown, "flap-hold-down", -1, "replace the preset's Config.FlapHoldDown (0 turns flap damping off, as in memberlist)")
 	flag.Parse()
+	limitMemory()
 
 	ns, err := parseSizes(*sizes)
 	if err != nil {
