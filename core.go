@@ -261,8 +261,9 @@ type core struct {
 	// sec is the label and encryption settings; allowed the networks peers may be in.
 	sec     security
 	allowed cidrs
-	// interner, if set, shares identities between many cores (see intern).
-	interner func(*identity) *identity
+	// interner, if set, shares identities between many cores: it returns the one identity
+	// with the key's content, building it the first time (see identityOf).
+	interner func(identityKey) *identity
 	// memo, if set, is the simulator's memo of push/pull encodings and decodings, shared
 	// between many cores (simulation_memo.go).
 	memo *codecMemo
@@ -365,13 +366,15 @@ func newCore(cfg *Config, addr netip.Addr, port uint16, meta []byte, rng *rand.R
 	return c
 }
 
-// intern returns the shared copy of id when the driver shares identities between tables
-// (the simulator does), or id itself.
-func (c *core) intern(id *identity) *identity {
+// identityOf returns an identity with an alive message's fields (see newIdentity): the
+// shared copy when the driver shares identities between tables (the simulator does), found
+// without building one, or a new one.
+func (c *core) identityOf(name string, addr []byte, port uint16, meta []byte, vsn []byte, prev *identity) *identity {
+	k := identityKeyOf(name, addr, port, meta, vsn, prev)
 	if c.interner == nil {
-		return id
+		return k.build()
 	}
-	return c.interner(id)
+	return c.interner(k)
 }
 
 // addrBytes is the one byte form this library advertises an address in: 4 bytes for IPv4,
@@ -940,9 +943,9 @@ func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) 
 
 // shareIdentities makes the core take identities through intern, which returns one shared
 // copy per distinct identity (the simulator's thousands of tables share them).
-func (c *core) shareIdentities(intern func(*identity) *identity) {
+func (c *core) shareIdentities(intern func(identityKey) *identity) {
 	c.interner = intern
-	c.self.identity = intern(c.self.identity)
+	c.self.identity = intern(c.self.identity.key())
 }
 
 // shareMemo makes the core take push/pull encodings and decodings from the memo m, shared

@@ -110,22 +110,12 @@ type Simulation struct {
 	noMemo bool
 }
 
-// identityKey is an identity as a map key.
-type identityKey struct {
-	name   string
-	meta   string
-	port   uint16
-	vsn    [6]byte
-	raw    [16]byte
-	rawLen uint8
-}
-
-// intern returns the simulation's shared copy of id.
-func (s *Simulation) intern(id *identity) *identity {
-	k := identityKey{id.name, string(id.meta), id.port, id.vsn, id.raw, id.rawLen}
+// intern returns the simulation's shared identity with k's content, built the first time.
+func (s *Simulation) intern(k identityKey) *identity {
 	if have, ok := s.identities[k]; ok {
 		return have
 	}
+	id := k.build()
 	s.identities[k] = id
 	return id
 }
@@ -282,7 +272,7 @@ func (s *Simulation) Bootstrap() {
 	var incs []uint32
 	for _, o := range s.nodes {
 		if o.running {
-			ids = append(ids, s.intern(o.core.identity()))
+			ids = append(ids, s.intern(o.core.identity().key()))
 			incs = append(incs, o.core.incarnation())
 		}
 	}

@@ -138,15 +138,40 @@ func (id *identity) aliveNews(a *wire.Alive, port uint16) *news {
 // newIdentity builds an identity from an alive message's fields (vsn may be short: then it
 // keeps prev's versions, as an alive without them does).
 func newIdentity(name string, addr []byte, port uint16, meta []byte, vsn []byte, prev *identity) *identity {
-	id := &identity{seq: identitySeq.Add(1), name: name, port: port}
-	id.rawLen = uint8(copy(id.raw[:], addr))
-	if len(meta) > 0 {
-		id.meta = append([]byte(nil), meta...)
-	}
+	return identityKeyOf(name, addr, port, meta, vsn, prev).build()
+}
+
+// identityKey is an identity's content, as a map key.
+type identityKey struct {
+	name   string
+	meta   string
+	port   uint16
+	vsn    [6]byte
+	raw    [16]byte
+	rawLen uint8
+}
+
+// identityKeyOf is what newIdentity builds from the same fields.
+func identityKeyOf(name string, addr []byte, port uint16, meta []byte, vsn []byte, prev *identity) identityKey {
+	k := identityKey{name: name, meta: string(meta), port: port}
+	k.rawLen = uint8(copy(k.raw[:], addr))
 	if len(vsn) >= 6 {
-		copy(id.vsn[:], vsn)
+		copy(k.vsn[:], vsn)
 	} else if prev != nil {
-		id.vsn = prev.vsn
+		k.vsn = prev.vsn
+	}
+	return k
+}
+
+func (id *identity) key() identityKey {
+	return identityKey{id.name, string(id.meta), id.port, id.vsn, id.raw, id.rawLen}
+}
+
+// build makes a new identity with this content.
+func (k identityKey) build() *identity {
+	id := &identity{seq: identitySeq.Add(1), name: k.name, port: k.port, vsn: k.vsn, raw: k.raw, rawLen: k.rawLen}
+	if k.meta != "" {
+		id.meta = []byte(k.meta)
 	}
 	return id
 }
@@ -466,7 +491,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	}
 	reclaim, known := false, m != nil
 	if m == nil {
-		m = &member{identity: c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, nil)), st: uint8(StateDead), stateChange: c.now.UnixNano()}
+		m = &member{identity: c.identityOf(a.Node, a.Addr, port, a.Meta, a.Vsn, nil), st: uint8(StateDead), stateChange: c.now.UnixNano()}
 		c.members.add(m)
 		c.probe.insert(c, len(c.members.list)-1)
 		c.sync.forgetFailed(a.Node)
@@ -502,7 +527,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 
 	id := m.identity
 	if !id.same(a.Addr, port, a.Meta, a.Vsn) {
-		id = c.intern(newIdentity(a.Node, a.Addr, port, a.Meta, a.Vsn, m.identity))
+		id = c.identityOf(a.Node, a.Addr, port, a.Meta, a.Vsn, m.identity)
 	}
 	// Rebroadcast with the values as received, after the port fix-up. A member new to this
 	// one, or back from the dead or a leave, is a join every application must see (a ring
