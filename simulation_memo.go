@@ -10,7 +10,10 @@ package swim
 //
 // Everything it remembers is read-only once built: encoded states go out as they are, and a
 // decoded push/pull is only read by a merge (its user state, which a delegate may keep, is
-// copied for each member).
+// copied for each member). The inputs it remembers to check a hit against (the bytes a
+// decompression or a decoding was made from) are the caller's, not copies: should their
+// owner ever write to them, the check can only fail and cost a miss, since it compares
+// them with the new input in full, and a miss does the work afresh.
 
 import (
 	"bytes"
@@ -80,7 +83,7 @@ func (m *codecMemo) decompress(body []byte, limit int) ([]byte, error) {
 	// Only push/pulls are remembered: their result is only read. A user message's bytes go
 	// to the application, which may write to them, so each member gets its own.
 	if err == nil && len(out) > 0 && wire.MessageType(out[0]) == wire.PushPullMsg {
-		m.plain.put(h, decompressed{in: bytes.Clone(body), out: out})
+		m.plain.put(h, decompressed{in: body, out: out})
 	}
 	return out, err
 }
@@ -108,7 +111,7 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 	}
 	pp, err := wire.DecodePushPull(body, lim)
 	if err == nil {
-		m.decoded.put(h, decodedPushPull{in: bytes.Clone(body), lim: lim, pp: pp})
+		m.decoded.put(h, decodedPushPull{in: body, lim: lim, pp: pp})
 		shared := *pp
 		shared.UserState = bytes.Clone(pp.UserState)
 		return &shared, nil
