@@ -64,13 +64,18 @@ func checkTable(t *testing.T, c *core) {
 	if len(c.members.list) != indexed {
 		t.Fatalf("member list has %d entries, index %d", len(c.members.list), indexed)
 	}
+	var counts [StateLeft + 1]int
 	for _, m := range c.members.list {
-		if c.members.get(m.name) != m {
+		counts[m.st]++
+		if c.members.get(m.name) != m || !m.listed {
 			t.Fatalf("member %q is not indexed", m.name)
 		}
 		if m.rawLen != 4 && m.rawLen != 16 {
 			t.Fatalf("member %q has a %d-byte address", m.name, m.rawLen)
 		}
+	}
+	if counts != c.members.counts {
+		t.Fatalf("members by state: %v counted, %v kept", counts, c.members.counts)
 	}
 	if c.members.get(c.self.name) != c.self || c.self.state() != StateAlive {
 		t.Fatalf("this member is missing from its own table or not alive")

@@ -545,13 +545,8 @@ func (c *core) reconnectTick() {
 	for len(s.failed) > 0 && c.now.Sub(s.failed[0].since) > c.cfg.ReconnectTimeout {
 		s.failed = s.failed[1:]
 	}
-	var dead []*member
-	for _, m := range c.members.list {
-		if m.state() == StateDead {
-			dead = append(dead, m)
-		}
-	}
-	candidates := len(dead) + len(s.failed)
+	dead := c.members.counts[StateDead]
+	candidates := dead + len(s.failed)
 	if candidates == 0 {
 		return
 	}
@@ -559,10 +554,11 @@ func (c *core) reconnectTick() {
 		return
 	}
 	i := c.rng.IntN(candidates)
-	if i < len(dead) {
-		c.startPushPull(dead[i].addrPort(), dead[i].name, pullReconnect)
+	if i < dead {
+		m := c.members.nth(StateDead, i)
+		c.startPushPull(m.addrPort(), m.name, pullReconnect)
 		return
 	}
-	f := s.failed[i-len(dead)]
+	f := s.failed[i-dead]
 	c.startPushPull(f.addr, f.name, pullReconnect)
 }

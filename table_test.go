@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
@@ -83,6 +84,36 @@ func TestMemberTableGetNextFindsWhatGetFinds(t *testing.T) {
 		}
 		for _, name := range names {
 			require.Same(t, tab.get(name), tab.getNext(name), "round %d: %s", round, name)
+		}
+	}
+}
+
+// The table's counts by state follow every change a cluster's life brings: joins, a crash,
+// a leave, a restart at a new address, suspicions under loss, and reaps.
+func TestMemberCountsFollowTheTable(t *testing.T) {
+	s := NewSimulation(SimOptions{Seed: 9, Config: DefaultLocalConfig(), Latency: time.Millisecond, Loss: 0.05})
+	for range 30 {
+		s.AddNode()
+	}
+	s.Bootstrap()
+	s.RunFor(5 * time.Second)
+	s.Crash(10)
+	s.Leave(20)
+	s.Restart(5, true)
+	for range 3 {
+		s.Join(s.AddNode(), 0)
+	}
+	for step := range 12 {
+		s.RunFor(10 * time.Second)
+		for _, n := range s.nodes {
+			if !n.running {
+				continue
+			}
+			var counts [StateLeft + 1]int
+			for _, m := range n.core.members.list {
+				counts[m.st]++
+			}
+			require.Equal(t, counts, n.core.members.counts, "step %d, member %s", step, n.name)
 		}
 	}
 }
