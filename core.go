@@ -788,6 +788,7 @@ func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
 	changed := !bytes.Equal(s.meta, meta)
 	s.identity = newIdentity(s.name, s.addrBytes(), s.port, meta, s.vsn[:], nil)
 	s.incarnation++
+	c.members.changed()
 	c.markChanged()
 	if changed {
 		c.emit(coreEvent{kind: evUpdate, node: s.event()})
@@ -946,6 +947,7 @@ func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) 
 func (c *core) shareIdentities(intern func(identityKey) *identity) {
 	c.interner = intern
 	c.self.identity = intern(c.self.identity.key())
+	c.members.changed()
 }
 
 // shareMemo makes the core take push/pull encodings and decodings from the memo m, shared

@@ -77,6 +77,11 @@ func checkTable(t *testing.T, c *core) {
 	if counts != c.members.counts {
 		t.Fatalf("members by state: %v counted, %v kept", counts, c.members.counts)
 	}
+	for _, join := range []bool{false, true} {
+		if c.tableSum(join) != c.fingerprint(join) {
+			t.Fatalf("the kept fingerprint (join %v) is not the table's", join)
+		}
+	}
 	if c.members.get(c.self.name) != c.self || c.self.state() != StateAlive {
 		t.Fatalf("this member is missing from its own table or not alive")
 	}

@@ -227,7 +227,15 @@ type memberTable struct {
 	// many are alive" and "how many are dead" cost nothing: a scan of a simulated table of
 	// 10,000 members misses the cache at every entry.
 	counts [StateLeft + 1]int
+	// gen changes whenever something a push/pull carries changes: a member added or
+	// removed, a state, an incarnation or an identity. What is worked out from the whole
+	// table (its fingerprint, its protocol versions) is kept until it does.
+	gen uint64
 }
+
+// changed records a change of an entry's incarnation or identity (states, additions and
+// removals record themselves).
+func (t *memberTable) changed() { t.gen++ }
 
 // get returns the member called name, or nil.
 func (t *memberTable) get(name string) *member {
@@ -277,6 +285,7 @@ func (t *memberTable) addNew(m *member) bool {
 	t.index.insert(at, tag, len(t.list)-1)
 	m.listed = true
 	t.counts[m.st]++
+	t.gen++
 	return true
 }
 
@@ -295,6 +304,7 @@ func (t *memberTable) grow(n int) {
 func (t *memberTable) reindex(capacity int) {
 	t.index.reset(max(capacity, len(t.list)))
 	t.counts = [StateLeft + 1]int{}
+	t.gen++
 	for pos, m := range t.list {
 		t.index.place(m.name, pos)
 		m.listed = true
@@ -309,6 +319,7 @@ func (t *memberTable) setState(m *member, s NodeState) {
 		t.counts[s]++
 	}
 	m.st = uint8(s)
+	t.gen++
 }
 
 // nth returns the i-th member in state s, in table order.
@@ -572,6 +583,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
 	m.identity = id
 	m.incarnation = a.Incarnation
+	c.members.changed()
 	m.setPendingAlive(nil)
 	if refuted && !metaChanged {
 		// Before the state changes, so that a member held out from now on does not show
@@ -704,6 +716,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
 	c.queue.queueMember(&news{name: s.Node, msg: s.Append(nil)}, false)
 	m.incarnation = s.Incarnation
+	c.members.changed()
 	c.setState(m, StateSuspect)
 	c.markChanged()
 	c.startSuspicion(m, s.From)
@@ -751,6 +764,7 @@ func (c *core) deadNode(d *wire.Dead) {
 		c.queue.queueMember(&news{name: d.Node, msg: d.Append(nil)}, true)
 	}
 	m.incarnation = d.Incarnation
+	c.members.changed()
 	if d.From == d.Node {
 		c.setState(m, StateLeft)
 	} else {
@@ -777,6 +791,7 @@ func (c *core) deadNode(d *wire.Dead) {
 func (c *core) refute(accused uint32) {
 	inc := max(c.self.incarnation, accused) + 1
 	c.self.incarnation = inc
+	c.members.changed()
 	c.awareness.apply(1)
 	c.markChanged()
 	c.metrics.count(MetricRefute, 1)

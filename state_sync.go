@@ -44,6 +44,12 @@ type syncState struct {
 	// thousands of entries each time is most of a large cluster's CPU.
 	cached    []byte
 	cachedSum uint64
+	// sums keeps the table's fingerprints (tableSum), without and with the join flag, for
+	// the table's generation they were worked out at.
+	sums [2]struct {
+		sum, gen uint64
+		ok       bool
+	}
 	// entrySize is a little over the last encoded state's bytes per entry: the next state
 	// is built in one allocation instead of doubling its way up to a table's worth of bytes.
 	entrySize int
@@ -157,6 +163,18 @@ func (c *core) localState(join bool) []byte {
 // tableSum fingerprints what a push/pull carries: each entry's identity, incarnation and
 // state, in table order, and the join flag.
 func (c *core) tableSum(join bool) uint64 {
+	k := &c.sync.sums[0]
+	if join {
+		k = &c.sync.sums[1]
+	}
+	if !k.ok || k.gen != c.members.gen {
+		k.sum, k.gen, k.ok = c.fingerprint(join), c.members.gen, true
+	}
+	return k.sum
+}
+
+// fingerprint is tableSum worked out afresh.
+func (c *core) fingerprint(join bool) uint64 {
 	h := mix64(uint64(len(c.members.list)))
 	if join {
 		h = mix64(h ^ 1)

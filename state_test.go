@@ -389,3 +389,38 @@ func TestLocalStateEncodesTheTable(t *testing.T) {
 	}
 	require.Equal(t, StateSuspect, c.members.get("member-4").state(), "the state holds a suspect too")
 }
+
+// The table's kept fingerprint changes with every change a push/pull carries, including
+// those that leave a member's state as it was: a higher incarnation of an alive or suspect
+// member, new metadata, and this member's own refutations and updates.
+func TestTableSumFollowsEveryChange(t *testing.T) {
+	c := testCore(t, nil)
+	check := func(what string) {
+		t.Helper()
+		require.Equal(t, c.fingerprint(false), c.tableSum(false), what)
+		require.Equal(t, c.fingerprint(true), c.tableSum(true), what)
+	}
+	check("start")
+	steps := []struct {
+		what string
+		msg  []byte
+	}{
+		{"a new member", aliveMsg("a", 1, "")},
+		{"alive at a higher incarnation", aliveMsg("a", 2, "")},
+		{"new metadata", aliveMsg("a", 3, "m")},
+		{"suspect", (&wire.Suspect{Incarnation: 3, Node: "a", From: "b"}).Append(nil)},
+		{"suspect at a higher incarnation", (&wire.Suspect{Incarnation: 4, Node: "a", From: "b"}).Append(nil)},
+		{"dead", (&wire.Dead{Incarnation: 4, Node: "a", From: "b"}).Append(nil)},
+		{"a refutation", (&wire.Suspect{Incarnation: 1, Node: "self", From: "b"}).Append(nil)},
+	}
+	for _, s := range steps {
+		before := c.tableSum(false)
+		feed(c, s.msg)
+		check(s.what)
+		require.NotEqual(t, before, c.tableSum(false), "%s changes the fingerprint", s.what)
+	}
+	before := c.tableSum(false)
+	c.updateMeta(c.now, []byte("new"), 0)
+	check("an update of this member")
+	require.NotEqual(t, before, c.tableSum(false))
+}

@@ -88,8 +88,9 @@ func TestMemberTableGetNextFindsWhatGetFinds(t *testing.T) {
 	}
 }
 
-// The table's counts by state follow every change a cluster's life brings: joins, a crash,
-// a leave, a restart at a new address, suspicions under loss, and reaps.
+// The table's counts by state and its kept fingerprint follow every change a cluster's life
+// brings: joins, a crash, a leave, a restart at a new address, suspicions under loss, and
+// reaps.
 func TestMemberCountsFollowTheTable(t *testing.T) {
 	s := NewSimulation(SimOptions{Seed: 9, Config: DefaultLocalConfig(), Latency: time.Millisecond, Loss: 0.05})
 	for range 30 {
@@ -114,6 +115,7 @@ func TestMemberCountsFollowTheTable(t *testing.T) {
 				counts[m.st]++
 			}
 			require.Equal(t, counts, n.core.members.counts, "step %d, member %s", step, n.name)
+			require.Equal(t, n.core.fingerprint(false), n.core.tableSum(false), "step %d, member %s", step, n.name)
 		}
 	}
 }
