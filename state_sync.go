@@ -50,6 +50,7 @@ type syncState struct {
 		sum, gen uint64
 		ok       bool
 	}
+	versions tableVersions // what the table says of protocol versions (localVersions)
 	// entrySize is a little over the last encoded state's bytes per entry: the next state
 	// is built in one allocation instead of doubling its way up to a table's worth of bytes.
 	entrySize int
@@ -460,7 +461,8 @@ func pushStateNode(s *wire.PushNodeState) Node {
 // checkCompatible is memberlist's version check (section 10.6): every member's spoken
 // protocol and delegate versions must lie within what every alive member understands.
 func (c *core) checkCompatible(remote []wire.PushNodeState) error {
-	pMin, pMax, dMin, dMax := uint8(0), uint8(255), uint8(0), uint8(255)
+	local := c.localVersions()
+	pMin, pMax, dMin, dMax := local.pMin, local.pMax, local.dMin, local.dMax
 	widen := func(v []byte) {
 		pMin, pMax = max(pMin, v[0]), min(pMax, v[1])
 		dMin, dMax = max(dMin, v[3]), min(dMax, v[4])
@@ -468,11 +470,6 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 	for i := range remote {
 		if NodeState(remote[i].State) == StateAlive && len(remote[i].Vsn) >= 5 {
 			widen(remote[i].Vsn)
-		}
-	}
-	for _, m := range c.members.list {
-		if m.state() == StateAlive {
-			widen(m.vsn[:])
 		}
 	}
 	fits := func(name string, pCur, dCur uint8) error {
@@ -491,6 +488,9 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 			return err
 		}
 	}
+	if local.pLo >= pMin && local.pHi <= pMax && local.dLo >= dMin && local.dHi <= dMax {
+		return nil // every alive member here fits
+	}
 	for _, m := range c.members.list {
 		if m.state() == StateAlive {
 			if err := fits(m.name, m.vsn[2], m.vsn[5]); err != nil {
@@ -499,6 +499,35 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 		}
 	}
 	return nil
+}
+
+// tableVersions is what the alive members of the table say of protocol versions: the
+// ranges all of them understand, and the lowest and highest each speaks. It is worked out
+// once per generation of the table: push/pulls ask for it each time, and at 5,000
+// simulated members walking the table for it was 5% of a converged run.
+type tableVersions struct {
+	gen                    uint64
+	ok                     bool
+	pMin, pMax, dMin, dMax uint8
+	pLo, pHi, dLo, dHi     uint8
+}
+
+func (c *core) localVersions() tableVersions {
+	v := &c.sync.versions
+	if v.ok && v.gen == c.members.gen {
+		return *v
+	}
+	*v = tableVersions{gen: c.members.gen, ok: true, pMax: 255, dMax: 255, pLo: 255, dLo: 255}
+	for _, m := range c.members.list {
+		if m.state() == StateAlive {
+			vsn := m.vsn
+			v.pMin, v.pMax = max(v.pMin, vsn[0]), min(v.pMax, vsn[1])
+			v.dMin, v.dMax = max(v.dMin, vsn[3]), min(v.dMax, vsn[4])
+			v.pLo, v.pHi = min(v.pLo, vsn[2]), max(v.pHi, vsn[2])
+			v.dLo, v.dHi = min(v.dLo, vsn[5]), max(v.dHi, vsn[5])
+		}
+	}
+	return *v
 }
 
 // followUp continues or ends the follow-up chain after a push/pull this member started. While

@@ -424,3 +424,75 @@ func TestTableSumFollowsEveryChange(t *testing.T) {
 	check("an update of this member")
 	require.NotEqual(t, before, c.tableSum(false))
 }
+
+// compatReference is the version check written the plain way, walking the table each time.
+func compatReference(c *core, remote []wire.PushNodeState) string {
+	pMin, pMax, dMin, dMax := uint8(0), uint8(255), uint8(0), uint8(255)
+	widen := func(v []byte) {
+		pMin, pMax = max(pMin, v[0]), min(pMax, v[1])
+		dMin, dMax = max(dMin, v[3]), min(dMax, v[4])
+	}
+	for i := range remote {
+		if NodeState(remote[i].State) == StateAlive && len(remote[i].Vsn) >= 5 {
+			widen(remote[i].Vsn)
+		}
+	}
+	for _, m := range c.members.list {
+		if m.state() == StateAlive {
+			widen(m.vsn[:])
+		}
+	}
+	fits := func(pCur, dCur uint8) bool { return pCur >= pMin && pCur <= pMax && dCur >= dMin && dCur <= dMax }
+	for i := range remote {
+		if v := remote[i].Vsn; len(v) >= 6 && !fits(v[2], v[5]) || len(v) < 6 && !fits(0, 0) {
+			return remote[i].Name
+		}
+	}
+	for _, m := range c.members.list {
+		if m.state() == StateAlive && !fits(m.vsn[2], m.vsn[5]) {
+			return m.name
+		}
+	}
+	return ""
+}
+
+// The version check, which keeps what the table says between changes, refuses exactly the
+// states the plain check refuses, naming the same member, as the table changes under it.
+func TestPushPullVersionCheckMatchesThePlainOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	vsn := func() []byte {
+		lo, hi := byte(1+rng.IntN(3)), byte(3+rng.IntN(3))
+		return []byte{lo, hi, lo + byte(rng.IntN(int(hi-lo)+1)), 0, 0, byte(rng.IntN(2))}
+	}
+	c := testCore(t, nil)
+	refused := 0
+	for step := range 400 {
+		name := fmt.Sprintf("m%d", rng.IntN(30))
+		switch rng.IntN(4) {
+		case 0, 1:
+			a := wire.Alive{Incarnation: uint32(step + 1), Node: name, Addr: []byte{10, 0, 1, byte(step)}, Port: 7946, Vsn: vsn()}
+			if m := c.members.get(name); m != nil {
+				a.Addr = m.addrBytes()
+			}
+			feed(c, a.Append(nil))
+		case 2:
+			feed(c, (&wire.Suspect{Incarnation: uint32(step + 1), Node: name, From: "x"}).Append(nil))
+		case 3:
+			feed(c, (&wire.Dead{Incarnation: uint32(step + 1), Node: name, From: "x"}).Append(nil))
+		}
+		var remote []wire.PushNodeState
+		for i := range rng.IntN(4) {
+			remote = append(remote, wire.PushNodeState{Name: fmt.Sprintf("r%d", i), State: rng.IntN(3), Vsn: vsn()})
+		}
+		err := c.checkCompatible(remote)
+		want := compatReference(c, remote)
+		if want == "" {
+			require.NoError(t, err, "step %d", step)
+			continue
+		}
+		refused++
+		require.ErrorIs(t, err, ErrIncompatible, "step %d", step)
+		require.Contains(t, err.Error(), fmt.Sprintf("member %q", want), "step %d", step)
+	}
+	require.Positive(t, refused, "some states are refused")
+}
