@@ -110,6 +110,12 @@ type BroadcastQueue struct {
 	nextID uint64
 	packet uint64 // numbers packets, so several takes for one packet never repeat an item
 	sent   []queued
+	// lens counts the items of each length (255 for 255 bytes or more), and no item is
+	// shorter than minLen: once the space left in a packet is less than that, no item can
+	// fit, and packing stops instead of looking at hundreds more (a join's queues hold
+	// thousands of alives of nearly one length).
+	lens   [256]int32
+	minLen int
 }
 
 // itemChunk is how many items a queue adds room for at a time.
@@ -153,6 +159,9 @@ func (q *BroadcastQueue) queue(n *news, priority, final bool, notify func()) {
 	q.free = q.free[:len(q.free)-1]
 	q.nextID++
 	*q.item(slot) = broadcastItem{news: n, id: q.nextID, priority: priority, final: final}
+	b := min(len(n.msg), len(q.lens)-1)
+	q.lens[b]++
+	q.minLen = min(q.minLen, b)
 	if notify != nil {
 		if q.notify == nil {
 			q.notify = make(map[uint32]func())
@@ -228,6 +237,7 @@ func (q *BroadcastQueue) retire(slot uint32) {
 		_, at, _ := q.names.lookup(it.name, q.nameAt)
 		q.names.remove(at)
 	}
+	q.lens[min(len(it.msg), len(q.lens)-1)]--
 	*it = broadcastItem{}
 	q.free = append(q.free, slot)
 	if f, ok := q.notify[slot]; ok {
@@ -315,6 +325,10 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 	txLimit, finalLimit := retransmitLimit(q.RetransmitMult, n), finalTransmits(q.RetransmitMult, n)
 	used, scanned, packet := 0, 0, uint32(q.packet)
 	sent := q.sent[:0]
+	for q.minLen < len(q.lens)-1 && q.lens[q.minLen] == 0 {
+		q.minLen++
+	}
+	shortest := max(minBroadcastSize, q.minLen)
 	q.tree.Ascend(func(k queued) bool {
 		if onlyPriority && k.ord>>63 != 0 {
 			return false
@@ -335,7 +349,7 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 				sent = append(sent, k)
 			}
 		}
-		return limit-used >= overhead+minBroadcastSize && scanned < maxScan
+		return limit-used >= overhead+shortest && scanned < maxScan
 	})
 	for _, k := range sent {
 		q.tree.Delete(k)
