@@ -81,8 +81,13 @@ func (m *member) flap() *flapState {
 }
 
 // setTrouble changes what trouble holds through change, and lets it go once it holds nothing.
-func (m *member) setTrouble(change func(*trouble)) {
+// setTrouble applies change to m's trouble; clearing says the change only clears a field, which
+// for a member without trouble (nearly every member, nearly every time) is nothing to do.
+func (m *member) setTrouble(clearing bool, change func(*trouble)) {
 	if m.trouble == nil {
+		if clearing {
+			return
+		}
 		m.trouble = &trouble{}
 	}
 	change(m.trouble)
@@ -91,13 +96,13 @@ func (m *member) setTrouble(change func(*trouble)) {
 	}
 }
 
-func (m *member) setSusp(s *suspicion) { m.setTrouble(func(t *trouble) { t.susp = s }) }
+func (m *member) setSusp(s *suspicion) { m.setTrouble(s == nil, func(t *trouble) { t.susp = s }) }
 
 func (m *member) setPendingAlive(cl *claim) {
-	m.setTrouble(func(t *trouble) { t.pendingAlive = cl })
+	m.setTrouble(cl == nil, func(t *trouble) { t.pendingAlive = cl })
 }
 
-func (m *member) setFlap(f *flapState) { m.setTrouble(func(t *trouble) { t.flap = f }) }
+func (m *member) setFlap(f *flapState) { m.setTrouble(f == nil, func(t *trouble) { t.flap = f }) }
 
 // identity is what a member advertises: name, address, metadata, versions. Never changed
 // after it is built, but for its memory of the last alive rebroadcast for it (aliveNews).
