@@ -149,11 +149,22 @@ func (q *BroadcastQueue) queue(n *news, priority, final bool, notify func()) {
 	if q.tree == nil {
 		q.tree = btree.NewG(16, lessQueued)
 	}
-	if n.name != "" {
-		q.removeName(n.name)
-	}
 	if len(q.free) == 0 {
-		q.addChunk()
+		q.addChunk() // first: growing builds the index afresh
+	}
+	// One walk of the index finds the message this one replaces and where this one goes.
+	var at uint64
+	var tag uint32
+	if n.name != "" {
+		if q.names.full(1) { // with tombstones: building afresh clears them
+			q.reindex(len(q.slots) * itemChunk)
+		}
+		var old int
+		old, at, tag = q.names.lookup(n.name, q.nameAt)
+		if old >= 0 {
+			q.tree.Delete(q.key(uint32(old)))
+			q.release(uint32(old))
+		}
 	}
 	slot := q.free[len(q.free)-1]
 	q.free = q.free[:len(q.free)-1]
@@ -170,12 +181,7 @@ func (q *BroadcastQueue) queue(n *news, priority, final bool, notify func()) {
 	}
 	q.tree.ReplaceOrInsert(q.key(slot))
 	if n.name != "" {
-		if q.names.full(1) { // with tombstones: building afresh clears them
-			q.reindex(len(q.slots) * itemChunk)
-		} else {
-			_, at, tag := q.names.lookup(n.name, q.nameAt)
-			q.names.insert(at, tag, int(slot))
-		}
+		q.names.insert(at, tag, int(slot))
 	}
 	if q.onQueue != nil {
 		q.onQueue()
@@ -232,18 +238,11 @@ func (q *BroadcastQueue) removeName(name string) bool {
 
 // retire frees an item's slot, once it is out of the order, and calls its notify.
 func (q *BroadcastQueue) retire(slot uint32) {
-	it := q.item(slot)
-	if it.name != "" {
+	if it := q.item(slot); it.name != "" {
 		_, at, _ := q.names.lookup(it.name, q.nameAt)
 		q.names.remove(at)
 	}
-	q.lens[min(len(it.msg), len(q.lens)-1)]--
-	*it = broadcastItem{}
-	q.free = append(q.free, slot)
-	if f, ok := q.notify[slot]; ok {
-		delete(q.notify, slot)
-		f()
-	}
+	q.release(slot)
 	if q.tree.Len() == 0 && len(q.slots) > 1 {
 		// Give back what a burst took: an idle queue holds one chunk.
 		q.slots, q.free = q.slots[:1], q.free[:0]
@@ -251,6 +250,19 @@ func (q *BroadcastQueue) retire(slot uint32) {
 			q.free = append(q.free, itemChunk-1-i)
 		}
 		q.reindex(2 * itemChunk)
+	}
+}
+
+// release frees an item's slot and calls its notify, leaving its name in the index to the
+// caller.
+func (q *BroadcastQueue) release(slot uint32) {
+	it := q.item(slot)
+	q.lens[min(len(it.msg), len(q.lens)-1)]--
+	*it = broadcastItem{}
+	q.free = append(q.free, slot)
+	if f, ok := q.notify[slot]; ok {
+		delete(q.notify, slot)
+		f()
 	}
 }
 
