@@ -219,6 +219,10 @@ type outbox struct {
 	events  []coreEvent
 	done    []apiDone
 	arena   []byte // backing store for packets; reused after reset
+	// room, if set, is room for events shared with other outboxes (shareEventRoom): the
+	// first event of an input takes it, and reset gives it back, so that it is never in
+	// two outboxes at once; an outbox then keeps no room of its own between inputs.
+	room *[]coreEvent
 }
 
 // outboxKeep is how many events an outbox keeps room for between inputs. A push/pull merge
@@ -230,10 +234,16 @@ func (o *outbox) reset() {
 	clear(o.packets)
 	o.packets = o.packets[:0]
 	o.streams = o.streams[:0]
-	if cap(o.events) > outboxKeep {
+	clear(o.events)
+	switch {
+	case o.room != nil:
+		if cap(o.events) > cap(*o.room) {
+			*o.room = o.events[:0] // given back (see emit)
+		}
 		o.events = nil
-	} else {
-		clear(o.events)
+	case cap(o.events) > outboxKeep:
+		o.events = nil
+	default:
 		o.events = o.events[:0]
 	}
 	o.done = o.done[:0]
@@ -625,6 +635,9 @@ func (c *core) emit(e coreEvent) {
 			e.hidden = m.heldOut() || suspectOnly && m.flapSuspect()
 		}
 	}
+	if c.out.events == nil && c.out.room != nil {
+		c.out.events, *c.out.room = *c.out.room, nil
+	}
 	c.out.events = append(c.out.events, e)
 }
 
@@ -952,6 +965,12 @@ func (c *core) shareIdentities(intern func(identityKey) *identity) {
 
 // shareMemo makes the core take push/pull encodings and decodings from the memo m, shared
 // with the other cores of a simulation; it then keeps no encoding of its own.
+// shareEventRoom makes the core's outbox take its room for events from room, shared with the
+// other cores of a simulation: the simulator drains each outbox as soon as its input is
+// done, so one buffer serves them all, where each keeping room for its largest push/pull's
+// events held gigabytes and re-growing it each time was a sixth of what a join allocated.
+func (c *core) shareEventRoom(room *[]coreEvent) { c.out.room = room }
+
 func (c *core) shareMemo(m *codecMemo) {
 	c.memo = m
 	c.sec.decompress = m.decompress

@@ -103,7 +103,8 @@ type Simulation struct {
 	// identities holds one copy of each distinct identity, shared by every member's table:
 	// with n members holding n entries each, sharing is what lets 10,000 fit in memory.
 	identities map[identityKey]*identity
-	record     []byte // scratch for observe's trace records
+	record     []byte      // scratch for observe's trace records
+	eventRoom  []coreEvent // room for events, lent to whichever member has an input (flush drains it)
 	// memo is the push/pull work every member shares (simulation_memo.go); noMemo turns
 	// it off, for the test that shows it changes nothing.
 	memo   *codecMemo
@@ -245,6 +246,7 @@ func (s *Simulation) boot(n *simNode) {
 		}
 	}, s.log)
 	n.core.shareIdentities(s.intern)
+	n.core.shareEventRoom(&s.eventRoom)
 	if !s.noMemo {
 		n.core.shareMemo(s.memo)
 	}

@@ -496,3 +496,33 @@ func TestPushPullVersionCheckMatchesThePlainOne(t *testing.T) {
 	}
 	require.Positive(t, refused, "some states are refused")
 }
+
+// Outboxes that share room for events never hold it at once: a member whose events are
+// still being read keeps them while another member's input emits its own.
+func TestSharedEventRoomIsHeldByOneOutboxAtATime(t *testing.T) {
+	var room []coreEvent
+	a, b := testCore(t, nil), testCore(t, nil)
+	a.shareEventRoom(&room)
+	b.shareEventRoom(&room)
+	for i := range 100 {
+		feed(a, aliveMsg(fmt.Sprintf("a%d", i), 1, ""))
+	}
+	a.out.reset()
+	require.GreaterOrEqual(t, cap(room), 100, "the room is given back, grown")
+
+	for i := range 50 {
+		feed(a, aliveMsg(fmt.Sprintf("x%d", i), 1, ""))
+	}
+	require.Nil(t, room, "an outbox with events holds the room")
+	for i := range 70 { // emitted while a's events are still unread
+		feed(b, aliveMsg(fmt.Sprintf("y%d", i), 1, ""))
+	}
+	require.Len(t, a.out.events, 50)
+	for i, e := range a.out.events {
+		require.Equal(t, fmt.Sprintf("x%d", i), e.node.Name(), "a's events are its own")
+	}
+	b.out.reset()
+	a.out.reset()
+	require.GreaterOrEqual(t, cap(room), 100)
+	require.Nil(t, a.out.events)
+}
