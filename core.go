@@ -743,7 +743,7 @@ func (c *core) serveStream(from netip.AddrPort, msg []byte) []byte {
 			c.drop(dropReasonOf(err), from, err)
 			return nil
 		}
-		return c.servePushPull(from, pp)
+		return c.servePushPull(from, pp, c.sameTable(body, pp.Join))
 	case wire.UserMsg:
 		m, err := wire.DecodeStreamUser(body, c.lim)
 		if err != nil {

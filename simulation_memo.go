@@ -18,6 +18,7 @@ package swim
 import (
 	"bytes"
 	"hash/maphash"
+	"unsafe"
 
 	"github.com/swim-go/swim/internal/wire"
 )
@@ -43,7 +44,12 @@ type codecMemo struct {
 	plain memoTable[uint64, decompressed]
 	// decoded holds decoded push/pull bodies, by their bytes and the decoder's limits.
 	decoded memoTable[uint64, decodedPushPull]
+	// origins holds, by where its body starts in memory, the table fingerprint each state
+	// encoded here was built from: a member that receives those very bytes and holds a
+	// table of the same fingerprint knows merging them changes nothing (see sameTable).
+	origins memoTable[*byte, uint64]
 	hits    int // lookups answered from the memo, of any table
+	same    int // merges of a member's own table, not walked (sameTable)
 }
 
 type decompressed struct {
@@ -58,7 +64,8 @@ type decodedPushPull struct {
 
 func newCodecMemo() *codecMemo {
 	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
-		plain: newMemoTable[uint64, decompressed](plainMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize)}
+		plain: newMemoTable[uint64, decompressed](plainMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
+		origins: newMemoTable[*byte, uint64](plainMemoSize)}
 }
 
 // stateKey is the key of an encoded state: the table fingerprint and every setting that
@@ -98,6 +105,23 @@ func (m *codecMemo) compressed(framed, plain []byte) {
 	}
 	body := framed[1:]
 	m.plain.put(maphash.Bytes(m.seed, body), decompressed{in: body, out: plain})
+}
+
+// built remembers that plain, a push/pull message (type byte included) just encoded, was built
+// from a table of fingerprint sum.
+func (m *codecMemo) built(plain []byte, sum uint64) {
+	if len(plain) > 1 {
+		m.origins.put(unsafe.SliceData(plain[1:]), sum)
+	}
+}
+
+// origin returns the fingerprint of the table body (a push/pull body, after the type byte)
+// was built from, if these very bytes were encoded here and the memo still knows them.
+func (m *codecMemo) origin(body []byte) (uint64, bool) {
+	if len(body) == 0 {
+		return 0, false
+	}
+	return m.origins.get(unsafe.SliceData(body))
 }
 
 // decodePushPull is wire.DecodePushPull, remembered.

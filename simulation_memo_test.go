@@ -10,9 +10,10 @@ import (
 // TestMemoChangesNothing runs the same simulation with the push/pull memo and without it: a
 // converged cluster whose push/pulls carry identical tables, a crash that makes them differ,
 // and joiners whose tables all differ. The traces (every packet and stream, byte for byte,
-// and every event) must be the same, and the memo must have been used.
+// and every event) must be the same, and the memo must have been used, merges of a table
+// into its twin skipped included.
 func TestMemoChangesNothing(t *testing.T) {
-	run := func(memo bool) ([32]byte, SimStats, int) {
+	run := func(memo bool) ([32]byte, SimStats, int, int) {
 		cfg := DefaultLocalConfig()
 		cfg.PushPullInterval = 2 * time.Second
 		s := NewSimulation(SimOptions{Seed: 11, Config: cfg, Latency: time.Millisecond, Jitter: time.Millisecond})
@@ -30,12 +31,15 @@ func TestMemoChangesNothing(t *testing.T) {
 			s.RunFor(100 * time.Millisecond)
 		}
 		s.RunFor(10 * time.Second)
-		return s.TraceSum(), s.Stats(), s.memo.hits
+		return s.TraceSum(), s.Stats(), s.memo.hits, s.memo.same
 	}
-	plainTrace, plainStats, plainHits := run(false)
-	memoTrace, memoStats, memoHits := run(true)
+	plainTrace, plainStats, plainHits, plainSame := run(false)
+	memoTrace, memoStats, memoHits, memoSame := run(true)
 	require.Zero(t, plainHits)
+	require.Zero(t, plainSame)
 	require.Greater(t, memoHits, 100, "the memo answered push/pull work")
+	require.Greater(t, memoSame, 20, "merges of identical tables were skipped")
+	t.Logf("memo hits %d, identical merges skipped %d", memoHits, memoSame)
 	require.Equal(t, plainStats, memoStats)
 	require.Equal(t, plainTrace, memoTrace, "same seed, same trace, with the memo or without")
 	require.Positive(t, plainStats.StreamBytes)

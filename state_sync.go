@@ -150,6 +150,9 @@ func (c *core) localState(join bool) []byte {
 	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))
 	if c.memo != nil {
 		c.memo.compressed(buf, plain)
+		if c.cfg.Delegate == nil {
+			c.memo.built(plain, sum)
+		}
 	}
 	switch {
 	case c.cfg.Delegate != nil:
@@ -269,9 +272,9 @@ func (c *core) randomAlive() *member {
 }
 
 // servePushPull answers a peer's push/pull with this member's state, then merges the peer's.
-func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull) []byte {
+func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull, same bool) []byte {
 	reply := c.localState(pp.Join)
-	if err := c.mergeRemote(pp); err != nil {
+	if err := c.mergeRemote(pp, same); err != nil {
 		c.log.Debug("push/pull merge refused", "peer", from.String(), "error", err)
 	}
 	return reply
@@ -410,16 +413,35 @@ func (c *core) mergeReply(reply []byte) error {
 			c.drop(dropReasonOf(err), netip.AddrPort{}, err)
 			return err
 		}
-		return c.mergeRemote(pp)
+		return c.mergeRemote(pp, c.sameTable(reply[1:], pp.Join))
 	}
 	c.drop(DropUnknownType, netip.AddrPort{}, nil)
 	return fmt.Errorf("%w: push/pull answered with message type %d", wire.ErrUnknownType, reply[0])
 }
 
+// sameTable says whether body, a push/pull body this member received, was built from a table
+// with this member's own fingerprint: the same members, in the same order, at the same
+// incarnations and states. Merging it then changes nothing (every entry is news this
+// member has), so the entries need not be walked. Only the simulator knows where a state
+// came from (its memo); a real member always walks them, and so does one whose Alive
+// delegate must hear of every entry.
+func (c *core) sameTable(body []byte, join bool) bool {
+	if c.memo == nil || c.cfg.Alive != nil {
+		return false
+	}
+	sum, ok := c.memo.origin(body)
+	if !ok || sum != c.tableSum(join) {
+		return false
+	}
+	c.memo.same++
+	return true
+}
+
 // mergeRemote applies a peer's state (section 10.5): alive as alive, left as left, and dead
 // or suspect only as a suspicion raised by this member, since the peer may be the one that is
-// cut off.
-func (c *core) mergeRemote(pp *wire.PushPull) error {
+// cut off. same says the state is this member's own table (sameTable): the version check, the
+// Merge delegate and the application's state still see it, but its entries change nothing.
+func (c *core) mergeRemote(pp *wire.PushPull, same bool) error {
 	if err := c.checkCompatible(pp.Nodes); err != nil {
 		c.drop(DropIncompatible, netip.AddrPort{}, err)
 		return err
@@ -433,15 +455,17 @@ func (c *core) mergeRemote(pp *wire.PushPull) error {
 			return fmt.Errorf("swim: merge vetoed by delegate: %w", err)
 		}
 	}
-	for i := range pp.Nodes {
-		s := &pp.Nodes[i]
-		switch NodeState(s.State) {
-		case StateAlive:
-			c.aliveNode(&wire.Alive{Incarnation: s.Incarnation, Node: s.Name, Addr: s.Addr, Port: s.Port, Meta: s.Meta, Vsn: s.Vsn}, true)
-		case StateLeft:
-			c.deadNode(&wire.Dead{Incarnation: s.Incarnation, Node: s.Name, From: s.Name})
-		case StateDead, StateSuspect:
-			c.applySuspect(&wire.Suspect{Incarnation: s.Incarnation, Node: s.Name, From: c.self.name}, false)
+	if !same {
+		for i := range pp.Nodes {
+			s := &pp.Nodes[i]
+			switch NodeState(s.State) {
+			case StateAlive:
+				c.aliveNode(&wire.Alive{Incarnation: s.Incarnation, Node: s.Name, Addr: s.Addr, Port: s.Port, Meta: s.Meta, Vsn: s.Vsn}, true)
+			case StateLeft:
+				c.deadNode(&wire.Dead{Incarnation: s.Incarnation, Node: s.Name, From: s.Name})
+			case StateDead, StateSuspect:
+				c.applySuspect(&wire.Suspect{Incarnation: s.Incarnation, Node: s.Name, From: c.self.name}, false)
+			}
 		}
 	}
 	if len(pp.UserState) > 0 && c.cfg.Delegate != nil {
