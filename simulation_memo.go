@@ -48,8 +48,10 @@ type codecMemo struct {
 	// encoded here was built from: a member that receives those very bytes and holds a
 	// table of the same fingerprint knows merging them changes nothing (see sameTable).
 	origins memoTable[*byte, uint64]
-	hits    int // lookups answered from the memo, of any table
-	same    int // merges of a member's own table, not walked (sameTable)
+	// decodedAt holds the decodings of states encoded here, by where their body lies.
+	decodedAt memoTable[*byte, decodedPushPull]
+	hits      int // lookups answered from the memo, of any table
+	same      int // merges of a member's own table, not walked (sameTable)
 }
 
 type decompressed struct {
@@ -65,7 +67,7 @@ type decodedPushPull struct {
 func newCodecMemo() *codecMemo {
 	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
 		plain: newMemoTable[uint64, decompressed](plainMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
-		origins: newMemoTable[*byte, uint64](plainMemoSize)}
+		origins: newMemoTable[*byte, uint64](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize)}
 }
 
 // stateKey is the key of an encoded state: the table fingerprint and every setting that
@@ -126,21 +128,39 @@ func (m *codecMemo) origin(body []byte) (uint64, bool) {
 
 // decodePushPull is wire.DecodePushPull, remembered.
 func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull, error) {
+	// A state encoded here is never written to, so where it lies names its bytes: found
+	// by address, it needs no hash or comparison of a whole table's bytes.
+	var at *byte
+	if _, own := m.origin(body); own {
+		at = unsafe.SliceData(body)
+		if d, ok := m.decodedAt.get(at); ok && d.lim == lim && len(d.in) == len(body) {
+			m.hits++
+			return d.share(), nil
+		}
+	}
 	h := maphash.Bytes(m.seed, body)
 	if d, ok := m.decoded.get(h); ok && d.lim == lim && bytes.Equal(d.in, body) {
 		m.hits++
-		pp := *d.pp
-		pp.UserState = bytes.Clone(pp.UserState)
-		return &pp, nil
+		return d.share(), nil
 	}
 	pp, err := wire.DecodePushPull(body, lim)
-	if err == nil {
-		m.decoded.put(h, decodedPushPull{in: body, lim: lim, pp: pp})
-		shared := *pp
-		shared.UserState = bytes.Clone(pp.UserState)
-		return &shared, nil
+	if err != nil {
+		return pp, err
 	}
-	return pp, err
+	d := decodedPushPull{in: body, lim: lim, pp: pp}
+	m.decoded.put(h, d)
+	if at != nil {
+		m.decodedAt.put(at, d)
+	}
+	return d.share(), nil
+}
+
+// share returns the decoding for one more member: the same entries, read only, and a copy
+// of the application's state, which a delegate may keep.
+func (d decodedPushPull) share() *wire.PushPull {
+	pp := *d.pp
+	pp.UserState = bytes.Clone(pp.UserState)
+	return &pp
 }
 
 // memoTable is a map that keeps its latest size entries.

@@ -442,7 +442,7 @@ func (c *core) sameTable(body []byte, join bool) bool {
 // cut off. same says the state is this member's own table (sameTable): the version check, the
 // Merge delegate and the application's state still see it, but its entries change nothing.
 func (c *core) mergeRemote(pp *wire.PushPull, same bool) error {
-	if err := c.checkCompatible(pp.Nodes); err != nil {
+	if err := c.checkCompatible(pp.Nodes, same); err != nil {
 		c.drop(DropIncompatible, netip.AddrPort{}, err)
 		return err
 	}
@@ -484,8 +484,13 @@ func pushStateNode(s *wire.PushNodeState) Node {
 
 // checkCompatible is memberlist's version check (section 10.6): every member's spoken
 // protocol and delegate versions must lie within what every alive member understands.
-func (c *core) checkCompatible(remote []wire.PushNodeState) error {
+func (c *core) checkCompatible(remote []wire.PushNodeState, same bool) error {
 	local := c.localVersions()
+	if same && local.allPLo >= local.pMin && local.allPHi <= local.pMax && local.allDLo >= local.dMin && local.allDHi <= local.dMax {
+		// The remote entries are this table's own: the ranges they allow are its alive
+		// members', and every entry, whatever its state, speaks within them.
+		return nil
+	}
 	pMin, pMax, dMin, dMax := local.pMin, local.pMax, local.dMin, local.dMax
 	widen := func(v []byte) {
 		pMin, pMax = max(pMin, v[0]), min(pMax, v[1])
@@ -530,10 +535,11 @@ func (c *core) checkCompatible(remote []wire.PushNodeState) error {
 // once per generation of the table: push/pulls ask for it each time, and at 5,000
 // simulated members walking the table for it was 5% of a converged run.
 type tableVersions struct {
-	gen                    uint64
-	ok                     bool
-	pMin, pMax, dMin, dMax uint8
-	pLo, pHi, dLo, dHi     uint8
+	gen                            uint64
+	ok                             bool
+	pMin, pMax, dMin, dMax         uint8
+	pLo, pHi, dLo, dHi             uint8 // spoken by alive members
+	allPLo, allPHi, allDLo, allDHi uint8 // spoken by any member
 }
 
 func (c *core) localVersions() tableVersions {
@@ -541,8 +547,10 @@ func (c *core) localVersions() tableVersions {
 	if v.ok && v.gen == c.members.gen {
 		return *v
 	}
-	*v = tableVersions{gen: c.members.gen, ok: true, pMax: 255, dMax: 255, pLo: 255, dLo: 255}
+	*v = tableVersions{gen: c.members.gen, ok: true, pMax: 255, dMax: 255, pLo: 255, dLo: 255, allPLo: 255, allDLo: 255}
 	for _, m := range c.members.list {
+		v.allPLo, v.allPHi = min(v.allPLo, m.vsn[2]), max(v.allPHi, m.vsn[2])
+		v.allDLo, v.allDHi = min(v.allDLo, m.vsn[5]), max(v.allDHi, m.vsn[5])
 		if m.state() == StateAlive {
 			vsn := m.vsn
 			v.pMin, v.pMax = max(v.pMin, vsn[0]), min(v.pMax, vsn[1])
