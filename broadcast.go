@@ -56,9 +56,9 @@ type broadcastItem struct {
 	*news            // nil while the slot is free
 	id        uint64 // queue order among equals: higher is newer
 	packet    uint32 // the low bits of the number of the last packet it was put in
-	transmits uint16
-	priority  bool // this member's own news
-	final     bool // a death, a leave or a join: sent finalTransmits times
+	transmits uint16 // retired at its limit, or at 65,535 should a limit be larger
+	priority  bool   // this member's own news
+	final     bool   // a death, a leave or a join: sent finalTransmits times
 }
 
 // queued is an item's place in its queue's order: priority news first, then fewest
@@ -371,7 +371,7 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 		if it.final {
 			limit = finalLimit
 		}
-		if int(it.transmits) >= limit {
+		if int(it.transmits) >= limit || it.transmits == math.MaxUint16 {
 			q.retire(k.slot())
 			continue
 		}
