@@ -963,14 +963,14 @@ func (c *core) shareIdentities(intern func(identityKey) *identity) {
 	c.members.changed()
 }
 
-// shareMemo makes the core take push/pull encodings and decodings from the memo m, shared
-// with the other cores of a simulation; it then keeps no encoding of its own.
 // shareEventRoom makes the core's outbox take its room for events from room, shared with the
 // other cores of a simulation: the simulator drains each outbox as soon as its input is
 // done, so one buffer serves them all, where each keeping room for its largest push/pull's
 // events held gigabytes and re-growing it each time was a sixth of what a join allocated.
 func (c *core) shareEventRoom(room *[]coreEvent) { c.out.room = room }
 
+// shareMemo makes the core take push/pull encodings and decodings from the memo m, shared
+// with the other cores of a simulation; it then keeps no encoding of its own.
 func (c *core) shareMemo(m *codecMemo) {
 	c.memo = m
 	c.sec.decompress = m.decompress

@@ -81,8 +81,8 @@ func (m *member) flap() *flapState {
 }
 
 // setTrouble changes what trouble holds through change, and lets it go once it holds nothing.
-// setTrouble applies change to m's trouble; clearing says the change only clears a field, which
-// for a member without trouble (nearly every member, nearly every time) is nothing to do.
+// clearing says the change only clears a field, which for a member without trouble (nearly
+// every member, nearly every time) is nothing to do.
 func (m *member) setTrouble(clearing bool, change func(*trouble)) {
 	if m.trouble == nil {
 		if clearing {
@@ -210,18 +210,7 @@ func (m *member) event() eventNode {
 }
 
 // node copies the member out as a value.
-func (m *member) node() Node {
-	return Node{
-		Name:        m.name,
-		Addr:        append([]byte(nil), m.addrBytes()...),
-		Port:        m.port,
-		Meta:        append([]byte(nil), m.meta...),
-		State:       m.state(),
-		Incarnation: m.incarnation,
-		PMin:        m.vsn[0], PMax: m.vsn[1], PCur: m.vsn[2],
-		DMin: m.vsn[3], DMax: m.vsn[4], DCur: m.vsn[5],
-	}
-}
+func (m *member) node() Node { return m.event().Node() }
 
 // memberTable holds every known member: a slice in a stable order plus an index by name.
 type memberTable struct {
