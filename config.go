@@ -129,7 +129,7 @@ type Config struct {
 
 	// FlapHoldDown damps flapping members (flap.go). A member seen refuting two suspicions
 	// within 20 probe intervals stays suspect in Members() until FlapHoldDown passes without
-	// another refutation or death. One that refutes three, or returns from the dead within
+	// another refutation or death. One that refutes six, or returns from the dead within
 	// FlapHoldDown of another refutation or after dying twice, is held out of Members() and
 	// of the events (one NotifyLeave, with Node.HeldOut set) until FlapHoldDown passes
 	// without a refutation or death; then it is back with one NotifyJoin. The protocol

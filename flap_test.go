@@ -85,26 +85,31 @@ func (h *flapHarness) dieAndReturn() {
 	h.recv("p2", h.alive())
 }
 
-// A member that refutes three suspicions within 20 probe intervals leaves the application's
+// A member that refutes six suspicions within 20 probe intervals leaves the application's
 // view with one NotifyLeave, is kept out while it goes on flapping, and is back with one
 // NotifyJoin once FlapHoldDown has passed without a refutation. The protocol goes on as
 // before throughout.
 func TestFlappingMemberIsHeldOut(t *testing.T) {
 	cfg := DefaultLANConfig()
 	h := newFlapHarness(t, cfg)
-	h.refute()
-	h.runAnswering(10 * time.Second)
-	h.refute()
-	require.Empty(t, visible(h.takeHistory()), "two refutations: the application only saw suspect states")
+	// flapBurstCount-1 refutations over 16 s.
+	gap := 16 * time.Second / (flapBurstCount - 2)
+	for i := range flapBurstCount - 1 {
+		if i > 0 {
+			h.runAnswering(gap)
+		}
+		h.refute()
+	}
+	require.Empty(t, visible(h.takeHistory()), "five refutations: the application only saw suspect states")
 	require.True(t, inView(h.c, "p1"))
 
-	// The third, 21 s after the first: more than 20 probe intervals, so the first is gone.
-	h.runAnswering(11 * time.Second)
-	h.refute()
-	require.Empty(t, visible(h.takeHistory()), "three refutations, but over more than 20 probe intervals")
+	// The next, 21 s after the first: more than 20 probe intervals, so the first is gone.
 	h.runAnswering(5 * time.Second)
 	h.refute()
-	require.Equal(t, []string{"leave p1 held out"}, visible(h.takeHistory()), "three within 20 probe intervals")
+	require.Empty(t, visible(h.takeHistory()), "six refutations, but over more than 20 probe intervals")
+	h.runAnswering(2 * time.Second)
+	h.refute()
+	require.Equal(t, []string{"leave p1 held out"}, visible(h.takeHistory()), "six within 20 probe intervals")
 	require.False(t, inView(h.c, "p1"), "held out of Members()")
 
 	// Flapping on, dying and rejoining included: the application hears nothing.
