@@ -33,6 +33,8 @@ import (
 	"sync"
 
 	"github.com/google/btree"
+
+	"github.com/swim-go/swim/internal/wire"
 )
 
 // compoundPartOverhead is what each part of a compound message costs beyond its bytes: its
@@ -298,7 +300,7 @@ func (q *BroadcastQueue) GetBroadcasts(overhead, limit int) [][]byte {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.packet++
-	out, _ := q.take(nil, overhead, limit, false)
+	out, _ := q.take(nil, overhead, limit, false, "")
 	return out
 }
 
@@ -325,8 +327,14 @@ const maxScan = 512
 // user, as the protocol loop is for its own queue.
 //
 // take appends to parts the messages that fit in limit bytes (each costing overhead more),
-// priority ones only if onlyPriority, and returns the bytes used.
-func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority bool) ([][]byte, int) {
+// priority ones only if onlyPriority, and returns the bytes used. A suspicion of accused
+// (if not "") is left out: the packet already accuses its recipient (see core.accuse), and
+// a second copy would not only waste its room but use up one of the suspicion's few sends
+// on the one member that cannot pass it on. With Local timings among three members a
+// suspicion is sent twice; both could go to the suspect (its probe and its last call), and
+// the third member, never hearing of it, could not confirm it: a crashed member took the
+// longest timeout, 18 s, to be declared dead instead of 3.
+func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority bool, accused string) ([][]byte, int) {
 	if q.tree == nil || q.tree.Len() == 0 {
 		return parts, 0
 	}
@@ -354,7 +362,7 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 		// The key holds the length, so items too long for the space left are passed over
 		// without reading them: in a join, hundreds are looked at for each packet.
 		if cost := k.len() + overhead; used+cost <= limit {
-			if it := q.item(k.slot()); it.packet != packet && len(it.msg)+overhead <= limit-used {
+			if it := q.item(k.slot()); it.packet != packet && len(it.msg)+overhead <= limit-used && !accuses(it, accused) {
 				it.packet = packet
 				used += len(it.msg) + overhead
 				parts = append(parts, it.msg)
@@ -382,6 +390,11 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 	return parts, used
 }
 
+// accuses says whether it is a suspicion of the member named accused.
+func accuses(it *broadcastItem, accused string) bool {
+	return accused != "" && it.name == accused && len(it.msg) > 0 && wire.MessageType(it.msg[0]) == wire.SuspectMsg
+}
+
 // minBroadcastSize is about the smallest membership message (a suspect or dead with short
 // names); with less space left than this, packing stops looking.
 const minBroadcastSize = 24
@@ -404,16 +417,17 @@ func (c *core) queueSelfNews(msg []byte, final bool, token uint64) {
 
 // collectBroadcasts appends to parts the broadcasts for a packet with budget bytes free:
 // this member's own news first, then membership news and user broadcasts sharing the rest.
-func (c *core) collectBroadcasts(parts [][]byte, budget int) [][]byte {
+// A suspicion of accused is left out (see take).
+func (c *core) collectBroadcasts(parts [][]byte, budget int, accused string) [][]byte {
 	c.queue.packet++
-	parts, used := c.queue.take(parts, compoundPartOverhead, budget, true)
+	parts, used := c.queue.take(parts, compoundPartOverhead, budget, true, accused)
 	budget -= used
 	d := c.cfg.Delegate
 	if d == nil {
-		parts, _ = c.queue.take(parts, compoundPartOverhead, budget, false)
+		parts, _ = c.queue.take(parts, compoundPartOverhead, budget, false, accused)
 		return parts
 	}
-	parts, used = c.queue.take(parts, compoundPartOverhead, budget/2, false)
+	parts, used = c.queue.take(parts, compoundPartOverhead, budget/2, false, accused)
 	budget -= used
 	for _, b := range d.GetBroadcasts(userPartOverhead, budget) {
 		cost := len(b) + userPartOverhead
@@ -423,7 +437,7 @@ func (c *core) collectBroadcasts(parts [][]byte, budget int) [][]byte {
 		budget -= cost
 		parts = append(parts, c.userPart(b))
 	}
-	parts, _ = c.queue.take(parts, compoundPartOverhead, budget, false)
+	parts, _ = c.queue.take(parts, compoundPartOverhead, budget, false, accused)
 	return parts
 }
 

@@ -81,7 +81,7 @@ func TestPacketBudgetSharedFairly(t *testing.T) {
 	}
 	c.queueSelfNews(c.selfAlive().Append(nil), false, 0)
 
-	parts := c.collectBroadcasts(nil, cfg.UDPBufferSize)
+	parts := c.collectBroadcasts(nil, cfg.UDPBufferSize, "")
 	var self, membership, user, used int
 	for _, p := range parts {
 		used += len(p) + compoundPartOverhead

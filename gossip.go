@@ -44,7 +44,7 @@ func (c *core) gossipTick() {
 		return false
 	})
 	for _, t := range targets {
-		parts := c.collectBroadcasts(c.parts[:0], c.packetBudget())
+		parts := c.collectBroadcasts(c.parts[:0], c.packetBudget(), "")
 		c.sendParts(t.addrPort(), t, parts)
 		c.metrics.count(MetricGossip, 1)
 		clear(parts)

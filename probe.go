@@ -216,10 +216,8 @@ func (c *core) startProbe(target *member, retry bool) {
 	c.probe.active = &activeProbe{seq: seq, target: target, start: c.now, trusted: target.answered, retry: retry}
 	ping := c.pingFor(seq, target.name)
 	if target.state() == StateSuspect {
-		// The buddy system: the suspect hears the accusation from its prober. It goes ahead
-		// of the ping, so that a swim target's ack already carries its refutation.
-		s := wire.Suspect{Incarnation: target.incarnation, Node: target.name, From: c.self.name}
-		c.sendMsg(target.addrPort(), target, s.Append(nil), ping.Append(c.msgBuf[:0]))
+		// The buddy system: the suspect hears the accusation from its prober.
+		c.accuse(target, c.self.name, ping.Append(c.msgBuf[:0]))
 	} else {
 		c.sendMsg(target.addrPort(), target, ping.Append(c.msgBuf[:0]))
 	}

@@ -19,12 +19,26 @@ const compoundHeader = 2
 // sendMsg sends msgs (normally one primary message) to `to`, piggybacking broadcasts. peer is
 // the destination's entry when known, for the CRC decision.
 func (c *core) sendMsg(to netip.AddrPort, peer *member, msgs ...[]byte) {
+	c.send(to, peer, "", msgs)
+}
+
+// accuse sends suspect m its accusation (raised by accuser) ahead of msg, normally a ping, so
+// that the ack can already carry the refutation: memberlist's buddy system for probes, and the
+// last calls.
+func (c *core) accuse(m *member, accuser string, msg []byte) {
+	s := wire.Suspect{Incarnation: m.incarnation, Node: m.name, From: accuser}
+	c.send(m.addrPort(), m, m.name, [][]byte{s.Append(nil), msg})
+}
+
+// send sends msgs with broadcasts piggybacked, leaving out any queued suspicion of accused:
+// the packet carries one already.
+func (c *core) send(to netip.AddrPort, peer *member, accused string, msgs [][]byte) {
 	parts := append(c.parts[:0], msgs...)
 	budget := c.packetBudget()
 	for _, m := range msgs {
 		budget -= len(m) + compoundPartOverhead
 	}
-	parts = c.collectBroadcasts(parts, budget)
+	parts = c.collectBroadcasts(parts, budget, accused)
 	c.sendParts(to, peer, parts)
 	clear(parts)
 	c.parts = parts[:0]

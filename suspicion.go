@@ -115,8 +115,7 @@ func (c *core) lastCall(name string, gen uint64) {
 		return
 	}
 	susp := m.susp()
-	s := wire.Suspect{Incarnation: m.incarnation, Node: m.name, From: susp.accuser}
-	c.sendMsg(m.addrPort(), m, s.Append(nil), c.pingFor(c.nextSeqNo(), m.name).Append(c.msgBuf[:0]))
+	c.accuse(m, susp.accuser, c.pingFor(c.nextSeqNo(), m.name).Append(c.msgBuf[:0]))
 	c.arm(c.now.Add(susp.min/lastCalls), timerLastCall, 0, m.name, susp.gen)
 }
 

@@ -139,3 +139,47 @@ func TestLastCallsGoToTheSuspect(t *testing.T) {
 	}
 	require.True(t, found, "a last call to the suspect at 1/lastCalls of the minimum timeout")
 }
+
+// broadcast.go, take: a packet that accuses its recipient (a probe of a suspect, a last call)
+// does not also carry the queued suspicion, and so does not use up one of its sends. With
+// Local timings among three members a suspicion is sent twice; the probe and the last call
+// to the suspect could use both, and the third member, never hearing of it, could not
+// confirm it: a crash took the longest suspicion timeout to declare.
+func TestAccusationDoesNotUseUpTheSuspicion(t *testing.T) {
+	h := newHarness(t, DefaultLocalConfig(), 2)
+	h.recv("p2", (&wire.Suspect{Incarnation: 1, Node: "p1", From: "p2"}).Append(nil))
+	require.Equal(t, StateSuspect, stateOf(t, h.c, "p1"))
+	limit := retransmitLimit(h.c.cfg.RetransmitMult, 3)
+
+	suspicions := func(p sentPacket) (n int) {
+		for _, m := range p.msgs {
+			if wire.MessageType(m[0]) == wire.SuspectMsg && decode[wire.Suspect](t, m).Node == "p1" {
+				n++
+			}
+		}
+		return n
+	}
+	// More accusations than the suspicion has sends, as probes and last calls make.
+	p1 := h.c.members.get("p1")
+	h.step()
+	for seq := range uint32(limit + 2) {
+		h.c.accuse(p1, "p2", h.c.pingFor(seq, "p1").Append(nil))
+	}
+	h.collect()
+	require.Len(t, h.sent, limit+2)
+	for _, p := range h.sent {
+		require.Equal(t, "p1", p.to)
+		require.Equal(t, 1, suspicions(p), "each accusation carries the suspicion once")
+		require.Equal(t, wire.PingMsg, wire.MessageType(p.msgs[1][0]), "ahead of the ping")
+	}
+
+	// The next gossip goes to both others, and p2 hears of the suspicion.
+	h.advance(h.timerDue(timerGossip))
+	var toP2 int
+	for _, p := range h.sent {
+		if p.to == "p2" {
+			toP2 += suspicions(p)
+		}
+	}
+	require.Equal(t, 1, toP2, "the suspicion is still owed to the others")
+}
