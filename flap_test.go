@@ -173,6 +173,23 @@ func TestSecondRefutationShowsSuspect(t *testing.T) {
 	require.Equal(t, "alive", shownState(h.c, "p1"))
 }
 
+// An alive that raises the incarnation by several tells of as many refutations, the ones
+// whose alives this member missed included: every member counts the same refutations, and
+// a flapping member is held out everywhere, not only where no alive of it was lost.
+func TestMissedRefutationsCount(t *testing.T) {
+	h := newFlapHarness(t, DefaultLANConfig())
+	h.refute()
+	h.runAnswering(2 * time.Second)
+	// Four refutations, of which this member hears the last only.
+	h.inc += 3
+	h.refute()
+	require.Empty(t, visible(h.takeHistory()), "five refutations: shown suspect, not held out")
+	require.Equal(t, "suspect", shownState(h.c, "p1"))
+	h.runAnswering(2 * time.Second)
+	h.refute()
+	require.Equal(t, []string{"leave p1 held out"}, visible(h.takeHistory()), "the sixth within 20 probe intervals")
+}
+
 // A return from the dead within FlapHoldDown of a return from a suspicion holds the member
 // out: the application sees it come back once, whatever it came back from.
 func TestReturnFromDeadAfterRefutationIsHeldOut(t *testing.T) {

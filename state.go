@@ -582,7 +582,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	if refuted && !metaChanged {
 		// Before the state changes, so that a member held out from now on does not show
 		// the application a return to alive first.
-		c.noteRefutation(m, wasGone, wasInView)
+		c.noteRefutation(m, a.Incarnation, wasGone, wasInView)
 	}
 	c.setState(m, StateAlive)
 	c.markChanged()
