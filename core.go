@@ -799,9 +799,8 @@ func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
 	}
 	s := c.self
 	changed := !bytes.Equal(s.meta, meta)
-	s.identity = newIdentity(s.name, s.addrBytes(), s.port, meta, s.vsn[:], nil)
-	s.incarnation++
-	c.members.changed()
+	c.members.setIdentity(s, newIdentity(s.name, s.addrBytes(), s.port, meta, s.vsn[:], nil))
+	c.members.setIncarnation(s, s.incarnation+1)
 	c.markChanged()
 	if changed {
 		c.emit(coreEvent{kind: evUpdate, node: s.event()})
@@ -959,8 +958,7 @@ func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) 
 // copy per distinct identity (the simulator's thousands of tables share them).
 func (c *core) shareIdentities(intern func(identityKey) *identity) {
 	c.interner = intern
-	c.self.identity = intern(c.self.identity.key())
-	c.members.changed()
+	c.members.setIdentity(c.self, intern(c.self.identity.key()))
 }
 
 // shareEventRoom makes the core's outbox take its room for events from room, shared with the

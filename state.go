@@ -107,13 +107,14 @@ func (m *member) setFlap(f *flapState) { m.setTrouble(f == nil, func(t *trouble)
 // identity is what a member advertises: name, address, metadata, versions. Never changed
 // after it is built, but for its memory of the last alive rebroadcast for it (aliveNews).
 type identity struct {
-	seq    uint64 // unique per identity built in this process: a cheap stand-in for its content
-	name   string
-	meta   []byte
-	port   uint16
-	vsn    [6]byte
-	raw    [16]byte // the address exactly as the member advertises it: 4 or 16 bytes
-	rawLen uint8
+	seq      uint64 // unique per identity built in this process: a cheap stand-in for its content
+	nameHash uint64 // the name's FNV-1a hash: the table's order fingerprint chains it
+	name     string
+	meta     []byte
+	port     uint16
+	vsn      [6]byte
+	raw      [16]byte // the address exactly as the member advertises it: 4 or 16 bytes
+	rawLen   uint8
 
 	// alive is the last alive queued for rebroadcast about this identity: at incarnation
 	// aliveInc, with metadata encoded as nil or not as aliveMetaNil says.
@@ -175,11 +176,20 @@ func (id *identity) key() identityKey {
 
 // build makes a new identity with this content.
 func (k identityKey) build() *identity {
-	id := &identity{seq: identitySeq.Add(1), name: k.name, port: k.port, vsn: k.vsn, raw: k.raw, rawLen: k.rawLen}
+	id := &identity{seq: identitySeq.Add(1), nameHash: fnv64(k.name), name: k.name, port: k.port, vsn: k.vsn, raw: k.raw, rawLen: k.rawLen}
 	if k.meta != "" {
 		id.meta = []byte(k.meta)
 	}
 	return id
+}
+
+// fnv64 is the 64-bit FNV-1a hash of s.
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := range len(s) {
+		h = (h ^ uint64(s[i])) * 1099511628211
+	}
+	return h
 }
 
 // same reports whether the identity already says what an alive message says.
@@ -221,15 +231,111 @@ type memberTable struct {
 	// many are alive" and "how many are dead" cost nothing: a scan of a simulated table of
 	// 10,000 members misses the cache at every entry.
 	counts [StateLeft + 1]int
-	// gen changes whenever something a push/pull carries changes: a member added or
-	// removed, a state, an incarnation or an identity. What is worked out from the whole
-	// table (its fingerprint, its protocol versions) is kept until it does.
-	gen uint64
+	// order and content fingerprint what a push/pull of the table carries (tableSum), kept
+	// as entries change rather than worked out from the whole table, which at 10,000
+	// simulated members was a tenth of a converged run: order chains the entries' names in
+	// table order, content sums a hash of each entry's identity, incarnation and state. vsns
+	// counts the entries by protocol versions, for localVersions. After reindex they are
+	// stale until asked for: a simulation bootstraps thousands of tables, most of which
+	// change before they are.
+	order, content uint64
+	vsns           []vsnCount
+	stale          bool
 }
 
-// changed records a change of an entry's incarnation or identity (states, additions and
-// removals record themselves).
-func (t *memberTable) changed() { t.gen++ }
+// vsnCount is how many entries of a table speak one set of protocol versions, and how many
+// of those are alive. A cluster has one or a few such sets.
+type vsnCount struct {
+	vsn        [6]byte
+	all, alive int32
+}
+
+// entrySum is an entry's share of its table's content fingerprint.
+func entrySum(m *member) uint64 {
+	return mix64(m.identity.seq ^ mix64(uint64(m.incarnation)<<8|uint64(m.st)))
+}
+
+// count adds m's share of the table's counts and fingerprint (d = 1) or takes it away
+// (d = -1).
+func (t *memberTable) count(m *member, d int) {
+	t.counts[m.st] += d
+	if !t.stale {
+		t.summarize(m, d)
+	}
+}
+
+// summarize adds m's share of the fingerprint's content and of the counts by versions, or
+// takes it away.
+func (t *memberTable) summarize(m *member, d int) {
+	t.content += uint64(d) * entrySum(m) // uint64(-1) * x is -x: the sum wraps around
+	i := 0
+	for i < len(t.vsns) && t.vsns[i].vsn != m.vsn {
+		i++
+	}
+	if i == len(t.vsns) {
+		t.vsns = append(t.vsns, vsnCount{vsn: m.vsn})
+	}
+	v := &t.vsns[i]
+	v.all += int32(d)
+	if m.state() == StateAlive {
+		v.alive += int32(d)
+	}
+	if v.all == 0 {
+		t.vsns = slices.Delete(t.vsns, i, i+1)
+	}
+}
+
+// sum is the table's fingerprint: what a push/pull of it carries, in order, and its join
+// flag.
+func (t *memberTable) sum(join bool) uint64 {
+	t.refresh()
+	h := mix64(uint64(len(t.list)))
+	if join {
+		h = mix64(h ^ 1)
+	}
+	return mix64(mix64(h^t.order) ^ t.content)
+}
+
+// versions returns the table's counts by protocol versions.
+func (t *memberTable) versions() []vsnCount {
+	t.refresh()
+	return t.vsns
+}
+
+// refresh works the fingerprint and the counts by versions out afresh if they are stale.
+func (t *memberTable) refresh() {
+	if !t.stale {
+		return
+	}
+	t.stale = false
+	t.order, t.content, t.vsns = 0, 0, t.vsns[:0]
+	for _, m := range t.list {
+		t.summarize(m, 1)
+		t.order = mix64(t.order ^ m.nameHash)
+	}
+}
+
+// setIncarnation sets m's incarnation.
+func (t *memberTable) setIncarnation(m *member, inc uint32) {
+	if m.listed {
+		t.count(m, -1)
+	}
+	m.incarnation = inc
+	if m.listed {
+		t.count(m, 1)
+	}
+}
+
+// setIdentity sets m's identity: its address, metadata or protocol versions changed.
+func (t *memberTable) setIdentity(m *member, id *identity) {
+	if m.listed {
+		t.count(m, -1)
+	}
+	m.identity = id
+	if m.listed {
+		t.count(m, 1)
+	}
+}
 
 // get returns the member called name, or nil.
 func (t *memberTable) get(name string) *member {
@@ -278,8 +384,10 @@ func (t *memberTable) addNew(m *member) bool {
 	t.list = append(t.list, m)
 	t.index.insert(at, tag, len(t.list)-1)
 	m.listed = true
-	t.counts[m.st]++
-	t.gen++
+	t.count(m, 1)
+	if !t.stale {
+		t.order = mix64(t.order ^ m.nameHash)
+	}
 	return true
 }
 
@@ -294,11 +402,12 @@ func (t *memberTable) grow(n int) {
 	}
 }
 
-// reindex indexes the list afresh, with room for capacity members, and counts it afresh.
+// reindex indexes the list afresh, with room for capacity members, and counts it afresh;
+// its fingerprint is worked out when next asked for.
 func (t *memberTable) reindex(capacity int) {
 	t.index.reset(max(capacity, len(t.list)))
 	t.counts = [StateLeft + 1]int{}
-	t.gen++
+	t.stale = true
 	for pos, m := range t.list {
 		t.index.place(m.name, pos)
 		m.listed = true
@@ -309,11 +418,12 @@ func (t *memberTable) reindex(capacity int) {
 // setState changes m's state, keeping the counts.
 func (t *memberTable) setState(m *member, s NodeState) {
 	if m.listed {
-		t.counts[m.st]--
-		t.counts[s]++
+		t.count(m, -1)
 	}
 	m.st = uint8(s)
-	t.gen++
+	if m.listed {
+		t.count(m, 1)
+	}
 }
 
 // nth returns the i-th member in state s, in table order.
@@ -575,9 +685,8 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	refuted := known && m.state() != StateLeft
 	wasInView := !wasGone && !m.heldOut()
 	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
-	m.identity = id
-	m.incarnation = a.Incarnation
-	c.members.changed()
+	c.members.setIdentity(m, id)
+	c.members.setIncarnation(m, a.Incarnation)
 	m.setPendingAlive(nil)
 	if refuted && !metaChanged {
 		// Before the state changes, so that a member held out from now on does not show
@@ -709,8 +818,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 // starts the suspicion timer.
 func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
 	c.queue.queueMember(&news{name: s.Node, msg: s.Append(nil)}, false)
-	m.incarnation = s.Incarnation
-	c.members.changed()
+	c.members.setIncarnation(m, s.Incarnation)
 	c.setState(m, StateSuspect)
 	c.markChanged()
 	c.startSuspicion(m, s.From)
@@ -757,8 +865,7 @@ func (c *core) deadNode(d *wire.Dead) {
 	} else {
 		c.queue.queueMember(&news{name: d.Node, msg: d.Append(nil)}, true)
 	}
-	m.incarnation = d.Incarnation
-	c.members.changed()
+	c.members.setIncarnation(m, d.Incarnation)
 	if d.From == d.Node {
 		c.setState(m, StateLeft)
 	} else {
@@ -784,8 +891,7 @@ func (c *core) deadNode(d *wire.Dead) {
 // seems slow.
 func (c *core) refute(accused uint32) {
 	inc := max(c.self.incarnation, accused) + 1
-	c.self.incarnation = inc
-	c.members.changed()
+	c.members.setIncarnation(c.self, inc)
 	c.awareness.apply(1)
 	c.markChanged()
 	c.metrics.count(MetricRefute, 1)

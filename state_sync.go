@@ -44,13 +44,6 @@ type syncState struct {
 	// thousands of entries each time is most of a large cluster's CPU.
 	cached    []byte
 	cachedSum uint64
-	// sums keeps the table's fingerprints (tableSum), without and with the join flag, for
-	// the table's generation they were worked out at.
-	sums [2]struct {
-		sum, gen uint64
-		ok       bool
-	}
-	versions tableVersions // what the table says of protocol versions (localVersions)
 	// entrySize is a little over the last encoded state's bytes per entry: the next state
 	// is built in one allocation instead of doubling its way up to a table's worth of bytes.
 	entrySize int
@@ -165,30 +158,8 @@ func (c *core) localState(join bool) []byte {
 }
 
 // tableSum fingerprints what a push/pull carries: each entry's identity, incarnation and
-// state, in table order, and the join flag.
-func (c *core) tableSum(join bool) uint64 {
-	k := &c.sync.sums[0]
-	if join {
-		k = &c.sync.sums[1]
-	}
-	if !k.ok || k.gen != c.members.gen {
-		k.sum, k.gen, k.ok = c.fingerprint(join), c.members.gen, true
-	}
-	return k.sum
-}
-
-// fingerprint is tableSum worked out afresh.
-func (c *core) fingerprint(join bool) uint64 {
-	h := mix64(uint64(len(c.members.list)))
-	if join {
-		h = mix64(h ^ 1)
-	}
-	for _, m := range c.members.list {
-		h = mix64(h ^ m.identity.seq)
-		h = mix64(h ^ uint64(m.incarnation)<<8 ^ uint64(m.state()))
-	}
-	return h
-}
+// state, in table order, and the join flag. The table keeps it as it changes.
+func (c *core) tableSum(join bool) uint64 { return c.members.sum(join) }
 
 // mix64 is SplitMix64's finaliser: every input bit affects every output bit.
 func mix64(x uint64) uint64 {
@@ -531,35 +502,30 @@ func (c *core) checkCompatible(remote []wire.PushNodeState, same bool) error {
 }
 
 // tableVersions is what the alive members of the table say of protocol versions: the
-// ranges all of them understand, and the lowest and highest each speaks. It is worked out
-// once per generation of the table: push/pulls ask for it each time, and at 5,000
-// simulated members walking the table for it was 5% of a converged run.
+// ranges all of them understand, and the lowest and highest each speaks.
 type tableVersions struct {
-	gen                            uint64
-	ok                             bool
 	pMin, pMax, dMin, dMax         uint8
 	pLo, pHi, dLo, dHi             uint8 // spoken by alive members
 	allPLo, allPHi, allDLo, allDHi uint8 // spoken by any member
 }
 
+// localVersions works tableVersions out from the table's counts by protocol versions, which
+// hold one or a few sets: push/pulls ask for it each time, and at 5,000 simulated members
+// walking the table for it was 5% of a converged run.
 func (c *core) localVersions() tableVersions {
-	v := &c.sync.versions
-	if v.ok && v.gen == c.members.gen {
-		return *v
-	}
-	*v = tableVersions{gen: c.members.gen, ok: true, pMax: 255, dMax: 255, pLo: 255, dLo: 255, allPLo: 255, allDLo: 255}
-	for _, m := range c.members.list {
-		v.allPLo, v.allPHi = min(v.allPLo, m.vsn[2]), max(v.allPHi, m.vsn[2])
-		v.allDLo, v.allDHi = min(v.allDLo, m.vsn[5]), max(v.allDHi, m.vsn[5])
-		if m.state() == StateAlive {
-			vsn := m.vsn
+	v := tableVersions{pMax: 255, dMax: 255, pLo: 255, dLo: 255, allPLo: 255, allDLo: 255}
+	for _, n := range c.members.versions() {
+		vsn := n.vsn
+		v.allPLo, v.allPHi = min(v.allPLo, vsn[2]), max(v.allPHi, vsn[2])
+		v.allDLo, v.allDHi = min(v.allDLo, vsn[5]), max(v.allDHi, vsn[5])
+		if n.alive > 0 {
 			v.pMin, v.pMax = max(v.pMin, vsn[0]), min(v.pMax, vsn[1])
 			v.dMin, v.dMax = max(v.dMin, vsn[3]), min(v.dMax, vsn[4])
 			v.pLo, v.pHi = min(v.pLo, vsn[2]), max(v.pHi, vsn[2])
 			v.dLo, v.dHi = min(v.dLo, vsn[5]), max(v.dHi, vsn[5])
 		}
 	}
-	return *v
+	return v
 }
 
 // followUp continues or ends the follow-up chain after a push/pull this member started. While

@@ -1,8 +1,10 @@
 package swim
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 	"unsafe"
@@ -118,4 +120,37 @@ func TestMemberCountsFollowTheTable(t *testing.T) {
 			require.Equal(t, n.core.fingerprint(false), n.core.tableSum(false), "step %d, member %s", step, n.name)
 		}
 	}
+}
+
+// fingerprint is tableSum worked out afresh from the table, and so are its counts by
+// protocol versions, which it checks against the kept ones.
+func (c *core) fingerprint(join bool) uint64 {
+	var order, content uint64
+	var vsns []vsnCount
+	for _, m := range c.members.list {
+		order = mix64(order ^ fnv64(m.name))
+		content += mix64(m.identity.seq ^ mix64(uint64(m.incarnation)<<8|uint64(m.state())))
+		i := slices.IndexFunc(vsns, func(v vsnCount) bool { return v.vsn == m.vsn })
+		if i < 0 {
+			vsns, i = append(vsns, vsnCount{vsn: m.vsn}), len(vsns)
+		}
+		vsns[i].all++
+		if m.state() == StateAlive {
+			vsns[i].alive++
+		}
+	}
+	kept := slices.Clone(c.members.versions())
+	sortVsns := func(v []vsnCount) {
+		slices.SortFunc(v, func(a, b vsnCount) int { return bytes.Compare(a.vsn[:], b.vsn[:]) })
+	}
+	sortVsns(vsns)
+	sortVsns(kept)
+	if !slices.Equal(vsns, kept) {
+		return 0 // no table's fingerprint: the caller's comparison fails
+	}
+	h := mix64(uint64(len(c.members.list)))
+	if join {
+		h = mix64(h ^ 1)
+	}
+	return mix64(mix64(h^order) ^ content)
 }
