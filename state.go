@@ -776,9 +776,9 @@ func vsnEqual(b []byte, v [6]byte) bool {
 // suspectNode applies a suspect message (section 10.3).
 func (c *core) suspectNode(s *wire.Suspect) { c.applySuspect(s, true) }
 
-// applySuspect applies a suspicion. confirms says whether it may count as an independent
-// confirmation of a running suspicion: a suspect message may, a push/pull merge may not (it
-// relays another member's view, not a probe of this one's own).
+// applySuspect applies a suspicion. confirms says whether it came in a suspect message, which
+// may count as an independent confirmation of a running suspicion and is gossiped on; one
+// found in a push/pull does neither (see beginSuspicion).
 func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 	m := c.members.get(s.Node)
 	if m == nil {
@@ -795,7 +795,7 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 			// The member refuted since this suspicion began and is accused again: that
 			// is a new suspicion, not a confirmation of the old one.
 			c.stopSuspicion(m)
-			c.beginSuspicion(m, s)
+			c.beginSuspicion(m, s, confirms)
 			return
 		}
 		if confirms && c.confirmSuspicion(m, s.From) {
@@ -811,13 +811,23 @@ func (c *core) applySuspect(s *wire.Suspect, confirms bool) {
 		c.refute(s.Incarnation)
 		return
 	}
-	c.beginSuspicion(m, s)
+	c.beginSuspicion(m, s, confirms)
 }
 
-// beginSuspicion marks m suspect at the message's incarnation, rebroadcasts the message and
-// starts the suspicion timer.
-func (c *core) beginSuspicion(m *member, s *wire.Suspect) {
-	c.queue.queueMember(&news{name: s.Node, msg: s.Append(nil)}, false)
+// beginSuspicion marks m suspect at the message's incarnation, rebroadcasts the message if
+// gossip says so, and starts the suspicion timer.
+//
+// A suspicion found in a push/pull is not gossiped: the wire has no place for its accuser,
+// so it would go out in this member's name (as memberlist sends it), and every member that
+// held the suspicion already would count it as an independent confirmation. A member that
+// cannot hear then had its lone accusation confirmed by whoever merged it first, and with
+// the timeout at its minimum declared the accused dead before the refutation reached it: in
+// the simulator, a healthy member died in 3 of 200 runs of 64 members with one at 80%
+// ingress loss (Local timings). The suspicion's own gossip carries it on.
+func (c *core) beginSuspicion(m *member, s *wire.Suspect, gossip bool) {
+	if gossip {
+		c.queue.queueMember(&news{name: s.Node, msg: s.Append(nil)}, false)
+	}
 	c.members.setIncarnation(m, s.Incarnation)
 	c.setState(m, StateSuspect)
 	c.markChanged()

@@ -183,3 +183,29 @@ func TestAccusationDoesNotUseUpTheSuspicion(t *testing.T) {
 	}
 	require.Equal(t, 1, toP2, "the suspicion is still owed to the others")
 }
+
+// state.go, beginSuspicion: a suspicion found in a push/pull is applied but not gossiped,
+// since it would go out in this member's name and count as an independent confirmation
+// wherever the accuser's own suspicion was running.
+func TestMergedSuspicionIsNotGossiped(t *testing.T) {
+	h := newHarness(t, DefaultLocalConfig(), 3)
+	p1 := h.c.members.get("p1")
+	pp := &wire.PushPull{Nodes: []wire.PushNodeState{{Name: "p1", Addr: p1.addrBytes(), Port: 7946,
+		Incarnation: p1.incarnation, State: int(StateSuspect), Vsn: []byte{1, 5, 2, 0, 0, 0}}}}
+	require.NoError(t, h.c.mergeRemote(pp, false))
+	require.Equal(t, StateSuspect, stateOf(t, h.c, "p1"), "the merge applies the suspicion")
+
+	for range 10 {
+		h.advance(h.c.cfg.GossipInterval)
+		for _, p := range h.sent {
+			if p.to == "p1" {
+				continue // its accusation, in the last calls
+			}
+			for _, m := range p.msgs {
+				if wire.MessageType(m[0]) == wire.SuspectMsg {
+					require.NotEqual(t, "p1", decode[wire.Suspect](t, m).Node, "sent to %s", p.to)
+				}
+			}
+		}
+	}
+}
