@@ -190,6 +190,20 @@ func TestMissedRefutationsCount(t *testing.T) {
 	require.Equal(t, []string{"leave p1 held out"}, visible(h.takeHistory()), "the sixth within 20 probe intervals")
 }
 
+// An update between two refutations raises the incarnation too, but is not counted as one.
+func TestUpdateBetweenRefutationsIsNotCounted(t *testing.T) {
+	c := testCore(t, DefaultLANConfig())
+	feed(c, aliveMsg("a", 1, ""))
+	feed(c, (&wire.Suspect{Incarnation: 1, Node: "a", From: "b"}).Append(nil))
+	feed(c, aliveMsg("a", 2, ""))
+	feed(c, aliveMsg("a", 3, "v2"))
+	feed(c, (&wire.Suspect{Incarnation: 3, Node: "a", From: "b"}).Append(nil))
+	feed(c, aliveMsg("a", 4, "v2"))
+	f := c.members.get("a").flap()
+	require.NotZero(t, f.recent[1], "two refutations")
+	require.Zero(t, f.recent[2], "and no third")
+}
+
 // A return from the dead within FlapHoldDown of a return from a suspicion holds the member
 // out: the application sees it come back once, whatever it came back from.
 func TestReturnFromDeadAfterRefutationIsHeldOut(t *testing.T) {

@@ -692,6 +692,9 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 		// Before the state changes, so that a member held out from now on does not show
 		// the application a return to alive first.
 		c.noteRefutation(m, a.Incarnation, wasGone, wasInView)
+	} else if f := m.flap(); f != nil {
+		// An update raised the incarnation, not a refutation: the next counts from here.
+		f.inc = a.Incarnation
 	}
 	c.setState(m, StateAlive)
 	c.markChanged()
