@@ -799,8 +799,7 @@ func (c *core) updateMeta(now time.Time, meta []byte, token uint64) {
 	}
 	s := c.self
 	changed := !bytes.Equal(s.meta, meta)
-	c.members.setIdentity(s, newIdentity(s.name, s.addrBytes(), s.port, meta, s.vsn[:], nil))
-	c.members.setIncarnation(s, s.incarnation+1)
+	c.members.setIdentity(s, newIdentity(s.name, s.addrBytes(), s.port, meta, s.vsn[:], nil), s.incarnation+1)
 	c.markChanged()
 	if changed {
 		c.emit(coreEvent{kind: evUpdate, node: s.event()})
@@ -958,7 +957,7 @@ func (c *core) admitStream(now time.Time, from netip.AddrPort, overloaded bool) 
 // copy per distinct identity (the simulator's thousands of tables share them).
 func (c *core) shareIdentities(intern func(identityKey) *identity) {
 	c.interner = intern
-	c.members.setIdentity(c.self, intern(c.self.identity.key()))
+	c.members.setIdentity(c.self, intern(c.self.identity.key()), c.self.incarnation)
 }
 
 // shareEventRoom makes the core's outbox take its room for events from room, shared with the

@@ -2,6 +2,7 @@ package swim
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/swim-go/swim/internal/wire"
@@ -81,6 +82,9 @@ func checkTable(t *testing.T, c *core) {
 		if c.tableSum(join) != c.fingerprint(join) {
 			t.Fatalf("the kept fingerprint (join %v) is not the table's", join)
 		}
+	}
+	if fresh, kept := c.versionCounts(); !slices.Equal(fresh, kept) {
+		t.Fatalf("counts by protocol versions: %v counted, %v kept", fresh, kept)
 	}
 	if c.members.get(c.self.name) != c.self || c.self.state() != StateAlive {
 		t.Fatalf("this member is missing from its own table or not alive")

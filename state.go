@@ -315,26 +315,26 @@ func (t *memberTable) refresh() {
 	}
 }
 
-// setIncarnation sets m's incarnation.
-func (t *memberTable) setIncarnation(m *member, inc uint32) {
+// recount is count for a member that may not be in the table yet, which counts nothing.
+func (t *memberTable) recount(m *member, d int) {
 	if m.listed {
-		t.count(m, -1)
-	}
-	m.incarnation = inc
-	if m.listed {
-		t.count(m, 1)
+		t.count(m, d)
 	}
 }
 
-// setIdentity sets m's identity: its address, metadata or protocol versions changed.
-func (t *memberTable) setIdentity(m *member, id *identity) {
-	if m.listed {
-		t.count(m, -1)
-	}
-	m.identity = id
-	if m.listed {
-		t.count(m, 1)
-	}
+// setIncarnation sets m's incarnation.
+func (t *memberTable) setIncarnation(m *member, inc uint32) {
+	t.recount(m, -1)
+	m.incarnation = inc
+	t.recount(m, 1)
+}
+
+// setIdentity sets m's identity (its address, metadata or protocol versions changed) and
+// its incarnation.
+func (t *memberTable) setIdentity(m *member, id *identity, inc uint32) {
+	t.recount(m, -1)
+	m.identity, m.incarnation = id, inc
+	t.recount(m, 1)
 }
 
 // get returns the member called name, or nil.
@@ -417,13 +417,9 @@ func (t *memberTable) reindex(capacity int) {
 
 // setState changes m's state, keeping the counts.
 func (t *memberTable) setState(m *member, s NodeState) {
-	if m.listed {
-		t.count(m, -1)
-	}
+	t.recount(m, -1)
 	m.st = uint8(s)
-	if m.listed {
-		t.count(m, 1)
-	}
+	t.recount(m, 1)
 }
 
 // nth returns the i-th member in state s, in table order.
@@ -685,8 +681,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	refuted := known && m.state() != StateLeft
 	wasInView := !wasGone && !m.heldOut()
 	metaChanged := !bytes.Equal(m.meta, a.Meta) || reclaim
-	c.members.setIdentity(m, id)
-	c.members.setIncarnation(m, a.Incarnation)
+	c.members.setIdentity(m, id, a.Incarnation)
 	m.setPendingAlive(nil)
 	if refuted && !metaChanged {
 		// Before the state changes, so that a member held out from now on does not show

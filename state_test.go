@@ -399,6 +399,8 @@ func TestTableSumFollowsEveryChange(t *testing.T) {
 		t.Helper()
 		require.Equal(t, c.fingerprint(false), c.tableSum(false), what)
 		require.Equal(t, c.fingerprint(true), c.tableSum(true), what)
+		fresh, kept := c.versionCounts()
+		require.Equal(t, fresh, kept, what)
 	}
 	check("start")
 	steps := []struct {
