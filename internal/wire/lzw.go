@@ -45,6 +45,11 @@ type lzwEncoder struct {
 	// of 258 or more).
 	table [lzwSlots]uint32
 	used  []uint16 // slots filled since the table was last emptied
+	// recent holds, by prefix code, the entry found or made last with that prefix, as
+	// (its last byte+1)<<12 | its code; 0 is none. A run of structured data follows the
+	// same path through the dictionary again and again, and this small array (16 KiB, in
+	// the nearest cache) answers most steps of it without the hash table.
+	recent [lzwLast + 1]uint32
 }
 
 var lzwEncoders = sync.Pool{New: func() any { return new(lzwEncoder) }}
@@ -64,10 +69,15 @@ func appendLZW(dst, src []byte) []byte {
 	code := uint32(src[0])
 bytes:
 	for _, c := range src[1:] {
+		if r := e.recent[code]; r>>12 == uint32(c)+1 {
+			code = r & lzwLast // the match goes on with c
+			continue
+		}
 		key := code<<8 | uint32(c)
 		slot := (key * 0x9E3779B1) >> (32 - 14) & (lzwSlots - 1)
 		for t := e.table[slot]; t != 0; t = e.table[slot] {
 			if t>>12 == key {
+				e.recent[code] = (uint32(c)+1)<<12 | t&lzwLast
 				code = t & lzwLast // the match goes on with c
 				continue bytes
 			}
@@ -76,12 +86,14 @@ bytes:
 		// The match ends before c: send it, make the entry for it and c, and start the
 		// next match from c.
 		w.put(code)
+		prefix := code
 		code = uint32(c)
 		if next = w.grow(next); next == lzwEnd {
 			e.forget() // the dictionary filled, and a clear was sent
 			continue
 		}
 		e.table[slot] = key<<12 | next
+		e.recent[prefix] = (uint32(c)+1)<<12 | next
 		e.used = append(e.used, uint16(slot))
 	}
 	w.put(code)
@@ -93,6 +105,7 @@ bytes:
 // forget empties the dictionary.
 func (e *lzwEncoder) forget() {
 	for _, s := range e.used {
+		e.recent[e.table[s]>>20] = 0
 		e.table[s] = 0
 	}
 	e.used = e.used[:0]
