@@ -136,6 +136,15 @@ func FuzzOpenStream(f *testing.F) {
 		if msg, err := sec.readReply(bytes.NewReader(in)); err == nil && len(msg) == 0 {
 			t.Fatal("an empty reply was accepted")
 		}
+		// The simulator reads streams whole in memory: the same messages, the same refusals.
+		req, reqErr := sec.readRequest(bytes.NewReader(in))
+		memReq, memReqErr := sec.readRequestFrom(in)
+		rep, repErr := sec.readReply(bytes.NewReader(in))
+		memRep, memRepErr := sec.readReplyFrom(in)
+		if !bytes.Equal(req, memReq) || dropReasonOf(reqErr) != dropReasonOf(memReqErr) || (reqErr == nil) != (memReqErr == nil) ||
+			!bytes.Equal(rep, memRep) || dropReasonOf(repErr) != dropReasonOf(memRepErr) || (repErr == nil) != (memRepErr == nil) {
+			t.Fatalf("request %x %v, in memory %x %v; reply %x %v, in memory %x %v", req, reqErr, memReq, memReqErr, rep, repErr, memRep, memRepErr)
+		}
 	})
 }
 

@@ -219,41 +219,62 @@ func (s *security) sealStream(msg []byte, request bool) []byte {
 // readRequest reads what a dialer sent on an accepted stream: the label header, checked,
 // then one message, decrypted and decompressed.
 func (s *security) readRequest(r io.Reader) ([]byte, error) {
-	hint := sizeHint(r) // before the buffer below takes bytes from r
 	br := bufio.NewReaderSize(r, 4096)
 	label, had, err := wire.ReadStreamLabel(br)
 	if err != nil {
 		return nil, err
 	}
-	aad, err := s.checkLabel(label, had)
+	opt, err := s.requestOptions(label, had)
 	if err != nil {
 		return nil, err
 	}
-	opt := s.streamOptions(aad)
-	opt.SizeHint = hint
 	return wire.ReadStreamMessage(br, opt)
 }
 
-// sizeHint is how many bytes r holds, when it says (a bytes.Reader does; a connection
-// does not).
-func sizeHint(r io.Reader) int {
-	if l, ok := r.(interface{ Len() int }); ok {
-		return l.Len()
+// readRequestFrom is readRequest for a stream whole in memory (the simulator's). The message
+// may be a window of b, which must not change while the message is in use.
+func (s *security) readRequestFrom(b []byte) ([]byte, error) {
+	label, had, rest, err := wire.CutStreamLabel(b)
+	if err != nil {
+		return nil, err
 	}
-	return 0
+	opt, err := s.requestOptions(label, had)
+	if err != nil {
+		return nil, err
+	}
+	return wire.StreamMessageOf(rest, opt)
+}
+
+// requestOptions checks a request's label header and says how to read the message after it.
+func (s *security) requestOptions(label []byte, had bool) (wire.StreamOptions, error) {
+	aad, err := s.checkLabel(label, had)
+	if err != nil {
+		return wire.StreamOptions{}, err
+	}
+	return s.streamOptions(aad), nil
 }
 
 // readReply reads the acceptor's reply on a stream this member dialed. Replies carry no
 // label header; they are authenticated with the label the request was sent with.
 func (s *security) readReply(r io.Reader) ([]byte, error) {
 	cr := &countingReader{r: r}
-	opt := s.streamOptions([]byte(s.label))
-	opt.SizeHint = sizeHint(r)
-	msg, err := wire.ReadStreamMessage(cr, opt)
-	if err != nil && cr.n == 0 {
-		return nil, fmt.Errorf("%w (the peer's label, key or CIDRsAllowed may not admit this member): %w", errNoReply, err)
+	msg, err := wire.ReadStreamMessage(cr, s.streamOptions([]byte(s.label)))
+	return msg, replyError(err, cr.n == 0)
+}
+
+// readReplyFrom is readReply for a stream whole in memory, as readRequestFrom is.
+func (s *security) readReplyFrom(b []byte) ([]byte, error) {
+	msg, err := wire.StreamMessageOf(b, s.streamOptions([]byte(s.label)))
+	return msg, replyError(err, len(b) == 0)
+}
+
+// replyError says why a reply could not be read; a stream closed before its first byte is
+// most often a peer that does not admit this member.
+func replyError(err error, empty bool) error {
+	if err != nil && empty {
+		return fmt.Errorf("%w (the peer's label, key or CIDRsAllowed may not admit this member): %w", errNoReply, err)
 	}
-	return msg, err
+	return err
 }
 
 // errNoReply is a stream closed before any reply: what a peer that refuses us does.

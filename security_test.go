@@ -77,6 +77,12 @@ func TestEncryptionVectors(t *testing.T) {
 		got, err = sec.readReply(bytes.NewReader(unhexT(t, tv13Stream)))
 		require.NoError(t, err)
 		require.Equal(t, ping, got)
+		got, err = sec.readRequestFrom(req)
+		require.NoError(t, err)
+		require.Equal(t, ping, got, "a stream whole in memory")
+		got, err = sec.readReplyFrom(unhexT(t, tv13Stream))
+		require.NoError(t, err)
+		require.Equal(t, ping, got, "a stream whole in memory")
 	})
 	t.Run("every key is tried in order", func(t *testing.T) {
 		wrong := bytes.Repeat([]byte{0x42}, 32)
@@ -158,6 +164,9 @@ func TestStreamSecurityErrors(t *testing.T) {
 			_, err := tc.sec.readRequest(bytes.NewReader(tc.in))
 			require.Error(t, err)
 			require.Equal(t, tc.reason, dropReasonOf(err), "%v", err)
+			_, err = tc.sec.readRequestFrom(tc.in)
+			require.Error(t, err)
+			require.Equal(t, tc.reason, dropReasonOf(err), "in memory: %v", err)
 		})
 	}
 	t.Run("the acceptor answers encryption trouble with an error response", func(t *testing.T) {

@@ -11,7 +11,6 @@ package swim
 // and reports what a user would want to know about their cluster size and network.
 
 import (
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -639,7 +638,7 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 		}
 		var reply []byte
 		if sec, ok := peer.core.admitStream(now, n.addr, false); ok {
-			if req, err := sec.readRequest(bytes.NewReader(buf)); err != nil {
+			if req, err := sec.readRequestFrom(buf); err != nil {
 				reply = peer.core.handleStreamError(now, n.addr, err)
 			} else {
 				reply = peer.core.handleStreamRequest(now, n.addr, req)
@@ -654,7 +653,7 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 				return // the timeout below has already answered
 			}
 			sec := c.streamSecurity()
-			msg, err := sec.readReply(bytes.NewReader(buf))
+			msg, err := sec.readReplyFrom(buf)
 			result(now, msg, err)
 		})
 	})

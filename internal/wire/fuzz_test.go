@@ -1,8 +1,11 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
+	"io"
 	"testing"
 )
 
@@ -90,6 +93,39 @@ func FuzzReadStreamMessage(f *testing.F) {
 		msg, err := ReadStreamMessage(bytes.NewReader(b), StreamOptions{Limits: lim})
 		if err == nil && len(msg) == 0 {
 			t.Fatal("an empty message without an error")
+		}
+		// A stream whole in memory reads the same, without copying.
+		inMem, memErr := StreamMessageOf(b, StreamOptions{Limits: lim})
+		if !bytes.Equal(msg, inMem) || (err == nil) != (memErr == nil) {
+			t.Fatalf("from a reader: %x, %v; in memory: %x, %v", msg, err, inMem, memErr)
+		}
+		for _, kind := range []error{ErrTruncated, ErrOversized, ErrMalformed, ErrUnknownType} {
+			if errors.Is(err, kind) != errors.Is(memErr, kind) {
+				t.Fatalf("from a reader: %v; in memory: %v", err, memErr)
+			}
+		}
+	})
+}
+
+// CutStreamLabel reads what ReadStreamLabel reads, and leaves the rest.
+func FuzzStreamLabel(f *testing.F) {
+	f.Add([]byte{byte(HasLabelMsg), 3, 'a', 'b', 'c', 1, 2})
+	f.Add([]byte{byte(HasLabelMsg), 0})
+	f.Add([]byte{byte(HasLabelMsg), 9, 'a'})
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		br := bufio.NewReader(bytes.NewReader(b))
+		label, had, err := ReadStreamLabel(br)
+		cut, cutHad, rest, cutErr := CutStreamLabel(b)
+		if !bytes.Equal(label, cut) || had != cutHad || (err == nil) != (cutErr == nil) ||
+			errors.Is(err, ErrBadLabel) != errors.Is(cutErr, ErrBadLabel) || errors.Is(err, ErrTruncated) != errors.Is(cutErr, ErrTruncated) {
+			t.Fatalf("from a reader: %q %v %v; in memory: %q %v %v", label, had, err, cut, cutHad, cutErr)
+		}
+		if err == nil {
+			left, _ := io.ReadAll(br)
+			if !bytes.Equal(left, rest) {
+				t.Fatalf("left %x from a reader, %x in memory", left, rest)
+			}
 		}
 	})
 }

@@ -27,10 +27,6 @@ type StreamOptions struct {
 	RequireEncryption bool
 	// Decompress, if set, stands in for Decompress (the simulator remembers its results).
 	Decompress func(body []byte, limit int) ([]byte, error)
-	// SizeHint, if positive, is how many bytes the stream holds in all, known when the whole
-	// stream is in memory (the simulator's are): the message is then read into one buffer of
-	// about that size, not one grown as its bytes arrive.
-	SizeHint int
 }
 
 // AppendStreamEncrypted frames an encrypted blob for a stream: type 10, u32 length, blob.
@@ -46,9 +42,20 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 	if !ok {
 		br = bufio.NewReaderSize(r, 4096)
 	}
-	t, err := br.ReadByte()
+	return readStreamMessage(&readSource{br: br}, opt)
+}
+
+// StreamMessageOf is ReadStreamMessage for a stream whole in memory (the simulator's): it
+// reads the first message of b, and what it returns may be a window of b rather than a
+// copy, so b must not change while the message is in use.
+func StreamMessageOf(b []byte, opt StreamOptions) ([]byte, error) {
+	return readStreamMessage(&memSource{b: b}, opt)
+}
+
+func readStreamMessage(src streamSource, opt StreamOptions) ([]byte, error) {
+	t, err := src.next()
 	if err != nil {
-		return nil, truncated(err)
+		return nil, err
 	}
 	if MessageType(t) == EncryptMsg {
 		if opt.Decrypt == nil {
@@ -56,14 +63,17 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 		}
 		var hdr [5]byte
 		hdr[0] = t
-		if _, err := io.ReadFull(br, hdr[1:]); err != nil {
-			return nil, truncated(err)
+		n4, err := src.take(4)
+		if err != nil {
+			return nil, err
 		}
+		copy(hdr[1:], n4)
 		n := binary.BigEndian.Uint32(hdr[1:])
 		if uint64(n) > uint64(opt.Limits.MaxStreamEncrypted) {
 			return nil, fmt.Errorf("encrypted stream of %d bytes: %w", n, ErrOversized)
 		}
-		blob, err := readN(br, make([]byte, 0, min(opt.SizeHint, int(n))), int(n))
+		src.begin()
+		blob, err := src.take(int(n))
 		if err != nil {
 			return nil, err
 		}
@@ -80,45 +90,54 @@ func ReadStreamMessage(r io.Reader, opt StreamOptions) ([]byte, error) {
 		return nil, ErrNotEncrypted
 	}
 	budget := opt.Limits.MaxDecompressed
-	msg := append(make([]byte, 0, max(1, min(opt.SizeHint, budget+1))), t)
+	src.begin()
+	src.keep(t)
 	switch MessageType(t) {
 	case PingMsg, AckRespMsg, ErrMsg:
-		return readValue(br, msg, &budget, 0)
-	case CompressMsg:
-		msg, err = readValue(br, msg, &budget, 0)
-		if err != nil {
+		if err := readValue(src, &budget, 0); err != nil {
 			return nil, err
 		}
-		return decompressStream(msg[1:], opt)
+		return src.message(), nil
+	case CompressMsg:
+		if err := readValue(src, &budget, 0); err != nil {
+			return nil, err
+		}
+		return decompressStream(src.message()[1:], opt)
 	case PushPullMsg:
-		if msg, err = readValue(br, msg, &budget, 0); err != nil {
+		if err := readValue(src, &budget, 0); err != nil {
 			return nil, err
 		}
 		var h PushPullHeader
-		if _, err := h.DecodeBody(msg[1:]); err != nil {
+		if _, err := h.DecodeBody(src.message()[1:]); err != nil {
 			return nil, err
 		}
 		if err := checkPushPullHeader(&h, opt.Limits); err != nil {
 			return nil, err
 		}
 		for range h.Nodes {
-			if msg, err = readValue(br, msg, &budget, 0); err != nil {
+			if err := readValue(src, &budget, 0); err != nil {
 				return nil, err
 			}
 		}
-		return readN(br, msg, h.UserStateLen)
+		if _, err := src.take(h.UserStateLen); err != nil {
+			return nil, err
+		}
+		return src.message(), nil
 	case UserMsg:
-		if msg, err = readValue(br, msg, &budget, 0); err != nil {
+		if err := readValue(src, &budget, 0); err != nil {
 			return nil, err
 		}
 		var h UserMsgHeader
-		if _, err := h.DecodeBody(msg[1:]); err != nil {
+		if _, err := h.DecodeBody(src.message()[1:]); err != nil {
 			return nil, err
 		}
 		if h.UserMsgLen < 0 || h.UserMsgLen > opt.Limits.MaxUserMsgLen {
 			return nil, fmt.Errorf("user message of %d bytes: %w", h.UserMsgLen, ErrOversized)
 		}
-		return readN(br, msg, h.UserMsgLen)
+		if _, err := src.take(h.UserMsgLen); err != nil {
+			return nil, err
+		}
+		return src.message(), nil
 	}
 	return nil, fmt.Errorf("stream message type %d: %w", t, ErrUnknownType)
 }
@@ -147,6 +166,46 @@ func truncated(err error) error {
 	return err
 }
 
+// streamSource is where a stream message's bytes come from: a connection, whose bytes are
+// copied into a buffer of the message's own as they arrive, or a stream whole in memory,
+// whose message is the window of it that holds it. Both hand out the message's bytes in
+// order; message returns those handed out since begin.
+type streamSource interface {
+	next() (byte, error)        // the next byte
+	take(n int) ([]byte, error) // the next n bytes
+	begin()                     // starts a message
+	keep(c byte)                // puts c, read before begin, at the start of the message
+	message() []byte
+}
+
+// readSource reads from a connection.
+type readSource struct {
+	br  *bufio.Reader
+	msg []byte
+}
+
+func (s *readSource) next() (byte, error) {
+	c, err := s.br.ReadByte()
+	if err != nil {
+		return 0, truncated(err)
+	}
+	s.msg = append(s.msg, c)
+	return c, nil
+}
+
+func (s *readSource) take(n int) ([]byte, error) {
+	start := len(s.msg)
+	var err error
+	if s.msg, err = readN(s.br, s.msg, n); err != nil {
+		return nil, err
+	}
+	return s.msg[start:], nil
+}
+
+func (s *readSource) begin()          { s.msg = nil }
+func (s *readSource) keep(c byte)     { s.msg = append(s.msg, c) }
+func (s *readSource) message() []byte { return s.msg }
+
 // readN appends exactly n bytes from r to dst, growing dst only as bytes arrive.
 func readN(r *bufio.Reader, dst []byte, n int) ([]byte, error) {
 	for n > 0 {
@@ -161,49 +220,76 @@ func readN(r *bufio.Reader, dst []byte, n int) ([]byte, error) {
 	return dst, nil
 }
 
-// readValue appends the raw bytes of one msgpack value from r to dst, spending at most
-// *budget bytes.
-func readValue(r *bufio.Reader, dst []byte, budget *int, depth int) ([]byte, error) {
+// memSource reads a stream whole in memory, copying nothing.
+type memSource struct {
+	b          []byte
+	start, pos int
+}
+
+func (s *memSource) next() (byte, error) {
+	if s.pos == len(s.b) {
+		return 0, truncated(io.ErrUnexpectedEOF)
+	}
+	s.pos++
+	return s.b[s.pos-1], nil
+}
+
+func (s *memSource) take(n int) ([]byte, error) {
+	if n > len(s.b)-s.pos {
+		return nil, truncated(io.ErrUnexpectedEOF)
+	}
+	s.pos += n
+	return s.b[s.pos-n : s.pos : s.pos], nil
+}
+
+func (s *memSource) begin() { s.start = s.pos }
+
+// keep is only ever given the byte just read, which the window takes in.
+func (s *memSource) keep(byte)       { s.start-- }
+func (s *memSource) message() []byte { return s.b[s.start:s.pos:s.pos] }
+
+// readValue reads the raw bytes of one msgpack value from src, spending at most *budget
+// bytes.
+func readValue(src streamSource, budget *int, depth int) error {
 	if depth > maxDepth {
-		return nil, fmt.Errorf("%w: nested too deeply", ErrMalformed)
+		return fmt.Errorf("%w: nested too deeply", ErrMalformed)
 	}
-	c, err := r.ReadByte()
+	c, err := src.next()
 	if err != nil {
-		return nil, truncated(err)
+		return err
 	}
-	dst = append(dst, c)
 	s, ok := shapeOf(c)
 	if !ok {
-		return nil, fmt.Errorf("%w: msgpack byte 0x%02x in a stream", ErrMalformed, c)
+		return fmt.Errorf("%w: msgpack byte 0x%02x in a stream", ErrMalformed, c)
 	}
 	if s.lenBytes > 0 {
-		start := len(dst)
-		if dst, err = readN(r, dst, s.lenBytes); err != nil {
-			return nil, err
+		lb, err := src.take(s.lenBytes)
+		if err != nil {
+			return err
 		}
 		var n uint64
-		for _, b := range dst[start:] {
+		for _, b := range lb {
 			n = n<<8 | uint64(b)
 		}
 		s = s.withLength(n)
 	}
 	payload, items, lenBytes := s.payload, s.items, s.lenBytes
 	if payload > uint64(*budget) || items > uint64(*budget) {
-		return nil, fmt.Errorf("stream value of %d bytes or %d items: %w", payload, items, ErrOversized)
+		return fmt.Errorf("stream value of %d bytes or %d items: %w", payload, items, ErrOversized)
 	}
 	*budget -= int(payload) + 1 + lenBytes
 	if *budget < 0 {
-		return nil, fmt.Errorf("stream message: %w", ErrOversized)
+		return fmt.Errorf("stream message: %w", ErrOversized)
 	}
-	if dst, err = readN(r, dst, int(payload)); err != nil {
-		return nil, err
+	if _, err := src.take(int(payload)); err != nil {
+		return err
 	}
 	for range items {
-		if dst, err = readValue(r, dst, budget, depth+1); err != nil {
-			return nil, err
+		if err := readValue(src, budget, depth+1); err != nil {
+			return err
 		}
 	}
-	return dst, nil
+	return nil
 }
 
 // ReadStreamLabel reads the label header a dialer may open a stream with (section 6.1); had
@@ -229,4 +315,23 @@ func ReadStreamLabel(br *bufio.Reader) (label []byte, had bool, err error) {
 		return nil, true, truncated(err)
 	}
 	return label, true, nil
+}
+
+// CutStreamLabel is ReadStreamLabel for a stream whole in memory: it also returns the rest
+// of b after the header, and the label is a window of b.
+func CutStreamLabel(b []byte) (label []byte, had bool, rest []byte, err error) {
+	switch {
+	case len(b) == 0:
+		return nil, false, nil, truncated(io.EOF)
+	case b[0] != byte(HasLabelMsg):
+		return nil, false, b, nil
+	case len(b) == 1:
+		return nil, true, nil, truncated(io.ErrUnexpectedEOF)
+	case b[1] == 0:
+		return nil, true, nil, fmt.Errorf("empty label: %w", ErrBadLabel)
+	case len(b) < 2+int(b[1]):
+		return nil, true, nil, truncated(io.ErrUnexpectedEOF)
+	}
+	n := 2 + int(b[1])
+	return b[2:n:n], true, b[n:], nil
 }

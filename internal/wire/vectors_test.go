@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"testing"
 	"testing/iotest"
 
@@ -149,23 +150,31 @@ func TestReadStreamMessage(t *testing.T) {
 		require.Equal(t, msg, got, "compressed form")
 		_, err = ReadStreamMessage(bytes.NewReader(msg[:len(msg)-1]), opt)
 		require.ErrorIs(t, err, ErrTruncated)
-		for _, hint := range []int{1, len(msg) / 2, len(msg) + 2, 1 << 30} {
-			hinted := opt
-			hinted.SizeHint = hint
-			got, err = ReadStreamMessage(bytes.NewReader(append(msg, 0xff, 0xff)), hinted)
-			require.NoError(t, err)
-			require.Equal(t, msg, got, "a size hint of %d changes nothing read", hint)
-			if hint >= len(msg) && hint < 1<<30 {
-				require.Equal(t, hint, cap(got), "a size hint that holds the message is its buffer")
-			}
-		}
+		whole := append(slices.Clone(msg), 0xff, 0xff)
+		got, err = StreamMessageOf(whole, opt)
+		require.NoError(t, err)
+		require.Equal(t, msg, got, "in memory: exactly one message is read")
+		require.Same(t, &whole[0], &got[0], "in memory: the message is a window of the stream")
+		require.Equal(t, len(got), cap(got), "in memory: appending to the message cannot write over the stream")
+		got, err = StreamMessageOf(z, opt)
+		require.NoError(t, err)
+		require.Equal(t, msg, got, "in memory: compressed form")
+		_, err = StreamMessageOf(msg[:len(msg)-1], opt)
+		require.ErrorIs(t, err, ErrTruncated)
 	}
-	_, err := ReadStreamMessage(bytes.NewReader([]byte{10, 0, 0, 0, 4, 1, 2, 3, 4}), opt)
-	require.ErrorIs(t, err, ErrEncryptionNotConfigured)
-	_, err = ReadStreamMessage(bytes.NewReader(unhex(t, tv1)), StreamOptions{Limits: DefaultLimits(), RequireEncryption: true})
-	require.ErrorIs(t, err, ErrNotEncrypted)
-	_, err = ReadStreamMessage(bytes.NewReader([]byte{5}), opt)
-	require.ErrorIs(t, err, ErrUnknownType)
+	for _, read := range []func([]byte, StreamOptions) ([]byte, error){
+		func(b []byte, opt StreamOptions) ([]byte, error) { return ReadStreamMessage(bytes.NewReader(b), opt) },
+		StreamMessageOf,
+	} {
+		_, err := read([]byte{10, 0, 0, 0, 4, 1, 2, 3, 4}, opt)
+		require.ErrorIs(t, err, ErrEncryptionNotConfigured)
+		_, err = read(unhex(t, tv1), StreamOptions{Limits: DefaultLimits(), RequireEncryption: true})
+		require.ErrorIs(t, err, ErrNotEncrypted)
+		_, err = read([]byte{5}, opt)
+		require.ErrorIs(t, err, ErrUnknownType)
+		_, err = read(nil, opt)
+		require.ErrorIs(t, err, ErrTruncated)
+	}
 }
 
 // Hostile sizes are refused before anything is allocated for them.
