@@ -1041,10 +1041,11 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 		// in its place (first, if not given): members bootstrapped together then hold the
 		// same table in the same order, and the simulator's memo shares their push/pull
 		// states. Nobody is looked up, so the index is built once, at the end.
-		list, placed := c.members.list[:0], false
+		list, placed, same := c.members.list[:0], false, false
 		for i, id := range ids {
 			if id.name == c.self.name {
 				list, placed = append(list, c.self), true
+				same = id == c.self.identity && incarnations[i] == c.self.incarnation && c.self.state() == StateAlive
 				continue
 			}
 			list = append(list, entry(i))
@@ -1058,6 +1059,9 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 		}
 		c.members.list = list
 		c.members.reindex(n)
+		if same && c.memo != nil {
+			c.memo.bootSummary(ids, incarnations, &c.members)
+		}
 	} else {
 		for i, id := range ids {
 			if id.name == c.self.name {

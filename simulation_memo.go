@@ -50,8 +50,32 @@ type codecMemo struct {
 	origins memoTable[*byte, uint64]
 	// decodedAt holds the decodings of states encoded here, by where their body lies.
 	decodedAt memoTable[*byte, decodedPushPull]
-	hits      int // lookups answered from the memo, of any table
-	same      int // merges of a member's own table, not walked (sameTable)
+	// boot is the summary of the table a bootstrap lays out (see bootSummary).
+	boot bootMemo
+	hits int // lookups answered from the memo, of any table
+	same int // merges of a member's own table, not walked (sameTable)
+}
+
+// bootMemo is the summary of the table a bootstrap made from one slice of identities and
+// one of incarnations (by where they lie: the simulator hands every member the same two).
+type bootMemo struct {
+	ids  **identity
+	incs *uint32
+	n    int
+	sum  tableSummary
+}
+
+// bootSummary gives t, just laid out by a bootstrap from ids and incs with its own member
+// in its place as given, the summary of every other table laid out from the same two: they
+// hold the same entries in the same order. Without it each of n members would walk its n
+// entries to work the summary out; the first one does, once.
+func (m *codecMemo) bootSummary(ids []*identity, incs []uint32, t *memberTable) {
+	if m.boot.ids == unsafe.SliceData(ids) && m.boot.incs == unsafe.SliceData(incs) && m.boot.n == len(ids) {
+		m.hits++
+		t.adopt(m.boot.sum)
+		return
+	}
+	m.boot = bootMemo{ids: unsafe.SliceData(ids), incs: unsafe.SliceData(incs), n: len(ids), sum: t.summary()}
 }
 
 type decompressed struct {

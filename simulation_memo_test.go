@@ -44,3 +44,19 @@ func TestMemoChangesNothing(t *testing.T) {
 	require.Equal(t, plainTrace, memoTrace, "same seed, same trace, with the memo or without")
 	require.Positive(t, plainStats.StreamBytes)
 }
+
+// Members bootstrapped together take the first one's table summary from the memo, and it is
+// the summary each would have worked out from its own table.
+func TestBootstrapSharesTheTableSummary(t *testing.T) {
+	s := NewSimulation(SimOptions{Seed: 3})
+	for range 30 {
+		s.AddNode()
+	}
+	s.Bootstrap()
+	require.Equal(t, 29, s.memo.hits, "every member after the first took the summary")
+	for _, n := range s.nodes {
+		taken := n.core.members.summary()
+		n.core.members.stale = true
+		require.Equal(t, n.core.members.summary(), taken, "member %d", n.id)
+	}
+}

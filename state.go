@@ -315,6 +315,24 @@ func (t *memberTable) refresh() {
 	}
 }
 
+// tableSummary is what a table keeps of itself for its fingerprint and counts by versions.
+type tableSummary struct {
+	order, content uint64
+	vsns           []vsnCount
+}
+
+// summary returns the table's summary, worked out afresh if stale.
+func (t *memberTable) summary() tableSummary {
+	t.refresh()
+	return tableSummary{t.order, t.content, slices.Clone(t.vsns)}
+}
+
+// adopt takes s as the table's summary: the caller knows s was taken from a table of exactly
+// the same entries in the same order.
+func (t *memberTable) adopt(s tableSummary) {
+	t.order, t.content, t.vsns, t.stale = s.order, s.content, append(t.vsns[:0], s.vsns...), false
+}
+
 // recount is count for a member that may not be in the table yet, which counts nothing.
 func (t *memberTable) recount(m *member, d int) {
 	if m.listed {
