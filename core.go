@@ -762,7 +762,7 @@ func (c *core) serveStream(from netip.AddrPort, msg []byte) []byte {
 // frameStream wraps a whole message for a stream: compressed when that is smaller.
 func (c *core) frameStream(msg []byte) []byte {
 	if c.cfg.EnableCompression && len(msg) >= compressMinSize {
-		if z := wire.AppendCompress(nil, msg); len(z) < len(msg) {
+		if z := wire.Compress(msg); len(z) < len(msg) {
 			return z
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
+	"sync"
 )
 
 // AppendCompound encodes parts as one compound message (section 5.2). The caller keeps to at
@@ -61,6 +63,26 @@ func AppendCompress(b, msg []byte) []byte {
 	copy(b[head+len(hdr):], b[head+5:])
 	return b[:head+len(hdr)+n]
 }
+
+// Compress returns msg in a compress message, in a buffer of its own no longer than it must
+// be: the compressing is done in a scratch buffer shared by all callers, so that a large
+// message (a push/pull of thousands of members) costs one allocation of its compressed size
+// rather than the several of an output grown as it is written.
+func Compress(msg []byte) []byte {
+	scratch := compressScratch.Get().(*[]byte)
+	z := AppendCompress((*scratch)[:0], msg)
+	out := slices.Clone(z)
+	if cap(z) <= maxCompressScratch {
+		*scratch = z
+		compressScratch.Put(scratch)
+	}
+	return out
+}
+
+// maxCompressScratch bounds the scratch buffers Compress keeps for later calls.
+const maxCompressScratch = 4 << 20
+
+var compressScratch = sync.Pool{New: func() any { return new([]byte) }}
 
 // Decompress undoes a compress message body (after the type byte), refusing to produce more
 // than limit bytes.

@@ -226,3 +226,16 @@ func TestCompoundTruncated(t *testing.T) {
 	bad := append(AppendCRC(nil, unhex(t, tv1)), 0)
 	Unpack(bad, DefaultLimits(), func([]byte) { t.Fatal("a packet failing its CRC delivered a message") }, func(err error) { require.ErrorIs(t, err, ErrCRCMismatch) })
 }
+
+// Compress gives what AppendCompress gives, in a buffer of its own, with scratch reused
+// between calls.
+func TestCompress(t *testing.T) {
+	big := (&PushPull{Nodes: make([]PushNodeState, 3000)}).Append(nil)
+	for _, msg := range [][]byte{unhex(t, tv7pp), big, unhex(t, tv1), big[:200]} {
+		z := Compress(msg)
+		require.Equal(t, AppendCompress(nil, msg), z)
+		require.LessOrEqual(t, cap(z), len(z)+len(z)/8+64, "no room left over from the scratch buffer")
+	}
+	a, b := Compress(big), Compress(big)
+	require.NotSame(t, &a[0], &b[0], "each call gets a buffer of its own")
+}
