@@ -68,8 +68,11 @@ func (s *PushNodeState) AppendBody(b []byte) []byte {
 }
 
 // DecodeBody decodes a node state map and returns the bytes it took.
-func (s *PushNodeState) DecodeBody(body []byte) (int, error) {
-	d := decoder{b: body}
+func (s *PushNodeState) DecodeBody(body []byte) (int, error) { return s.decodeBody(body, nil) }
+
+// decodeBody is DecodeBody taking the byte strings' room from a, if set.
+func (s *PushNodeState) decodeBody(body []byte, a *arena) (int, error) {
+	d := decoder{b: body, arena: a}
 	err := d.fields(func(k []byte) (bool, error) {
 		var err error
 		var u uint64
@@ -132,8 +135,9 @@ func DecodePushPull(body []byte, lim Limits) (*PushPull, error) {
 		return nil, fmt.Errorf("push/pull claims %d nodes in %d bytes: %w", h.Nodes, len(body)-off, ErrTruncated)
 	}
 	p := &PushPull{Join: h.Join, Nodes: make([]PushNodeState, h.Nodes)}
+	var room arena
 	for i := range p.Nodes {
-		n, err := p.Nodes[i].DecodeBody(body[off:])
+		n, err := p.Nodes[i].decodeBody(body[off:], &room)
 		if err != nil {
 			return nil, fmt.Errorf("push/pull node state %d: %w", i, err)
 		}

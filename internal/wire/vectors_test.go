@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"testing/iotest"
@@ -238,4 +239,27 @@ func TestCompress(t *testing.T) {
 	}
 	a, b := Compress(big), Compress(big)
 	require.NotSame(t, &a[0], &b[0], "each call gets a buffer of its own")
+}
+
+// A push/pull's byte strings share a few allocations, each capped at its own length: a
+// caller appending to one entry's cannot write over the next entry's.
+func TestDecodePushPullArena(t *testing.T) {
+	pp := PushPull{}
+	for i := range 1000 {
+		pp.Nodes = append(pp.Nodes, PushNodeState{Name: fmt.Sprintf("node-%d", i), Addr: []byte{10, 0, byte(i >> 8), byte(i)},
+			Port: 7946, Meta: []byte("m"), Vsn: []byte{1, 5, 5, 0, 0, 0}})
+	}
+	body := pp.Append(nil)[1:]
+	got, err := DecodePushPull(body, DefaultLimits())
+	require.NoError(t, err)
+	require.Equal(t, pp.Nodes, got.Nodes)
+	_ = append(got.Nodes[0].Vsn, 0xee)
+	_ = append(got.Nodes[0].Addr, 0xee)
+	require.Equal(t, pp.Nodes[1], got.Nodes[1], "an append to one entry's bytes left the next alone")
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := DecodePushPull(body, DefaultLimits()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	require.Less(t, allocs, 1100.0, "about one allocation per name, not four per entry")
 }
