@@ -544,7 +544,11 @@ func (c *core) handlePacket(now time.Time, from netip.AddrPort, buf []byte) {
 		return
 	}
 	first := len(c.out.events)
-	wire.Unpack(buf, c.lim, func(msg []byte) { c.handleMessage(from, msg) },
+	var decompress func([]byte, int) ([]byte, error)
+	if c.memo != nil {
+		decompress = c.memo.packetPlain
+	}
+	wire.Unpack(buf, c.lim, decompress, func(msg []byte) { c.handleMessage(from, msg) },
 		func(err error) { c.drop(dropReasonOf(err), from, err) })
 	if c.cfg.UserMessagesNewestFirst {
 		reverseUserMessages(c.out.events[first:])

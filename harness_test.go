@@ -92,7 +92,7 @@ func (h *harness) collect() {
 	out := &h.c.out
 	for _, p := range out.packets {
 		sp := sentPacket{to: h.nameOf(p.to), transportName: p.name}
-		wire.Unpack(p.buf, wire.DefaultLimits(), func(msg []byte) { sp.msgs = append(sp.msgs, slices.Clone(msg)) },
+		wire.Unpack(p.buf, wire.DefaultLimits(), nil, func(msg []byte) { sp.msgs = append(sp.msgs, slices.Clone(msg)) },
 			func(err error) { h.t.Fatalf("the core sent a packet it cannot read itself: %v", err) })
 		h.sent = append(h.sent, sp)
 	}

@@ -93,7 +93,7 @@ func (v *victim) answersPing() time.Duration {
 				break
 			}
 			acked := false
-			wire.Unpack(buf[:n], wire.DefaultLimits(), func(msg []byte) {
+			wire.Unpack(buf[:n], wire.DefaultLimits(), nil, func(msg []byte) {
 				var ack wire.AckResp
 				if len(msg) > 0 && wire.MessageType(msg[0]) == wire.AckRespMsg && ack.Decode(msg[1:]) == nil && ack.SeqNo == v.seq {
 					acked = true

@@ -68,6 +68,9 @@ func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
 	if c.cfg.EnableCompression && len(pkt) >= compressMinSize {
 		c.zipBuf = wire.AppendCompress(c.zipBuf[:0], pkt)
 		if len(c.zipBuf) < len(pkt) {
+			if c.memo != nil {
+				c.memo.packetSent(c.zipBuf[1:], pkt)
+			}
 			pkt = c.zipBuf
 		}
 	}

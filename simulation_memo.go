@@ -31,6 +31,10 @@ import (
 const (
 	memoSize      = 16
 	plainMemoSize = 128
+	// packetMemoSize bounds the packets remembered: those sent within the last millisecond or
+	// so of virtual time, by a cluster of thousands, are a few hundred; a lost one is
+	// forgotten when 4,096 others have been sent since.
+	packetMemoSize = 4096
 )
 
 // codecMemo is shared by every core of one simulation.
@@ -42,6 +46,9 @@ type codecMemo struct {
 	// plain holds decompressed push/pull messages, by their compressed bytes. The member
 	// that compressed one puts it here (see compressed), so its peer does not decompress it.
 	plain memoTable[uint64, decompressed]
+	// packets holds the plain bytes of every packet a member compressed, by its compressed
+	// body, until it is read (see packetSent).
+	packets memoTable[uint64, decompressed]
 	// decoded holds decoded push/pull bodies, by their bytes and the decoder's limits.
 	decoded memoTable[uint64, decodedPushPull]
 	// origins holds, by where its body starts in memory, the table fingerprint each state
@@ -90,7 +97,7 @@ type decodedPushPull struct {
 
 func newCodecMemo() *codecMemo {
 	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
-		plain: newMemoTable[uint64, decompressed](plainMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
+		plain: newMemoTable[uint64, decompressed](plainMemoSize), packets: newMemoTable[uint64, decompressed](packetMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
 		origins: newMemoTable[*byte, uint64](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize)}
 }
 
@@ -131,6 +138,23 @@ func (m *codecMemo) compressed(framed, plain []byte) {
 	}
 	body := framed[1:]
 	m.plain.put(maphash.Bytes(m.seed, body), decompressed{in: body, out: plain})
+}
+
+// packetSent remembers that a packet's compress message body z holds plain, so that the member
+// reading it takes a copy of plain instead of expanding z (packetPlain): expanding was a tenth
+// of a simulated join. The sender's buffers are reused, so both are copied.
+func (m *codecMemo) packetSent(z, plain []byte) {
+	m.packets.put(maphash.Bytes(m.seed, z), decompressed{in: bytes.Clone(z), out: bytes.Clone(plain)})
+}
+
+// packetPlain is wire.Decompress for packets, remembered: a copy of what the sender compressed,
+// since each receiver may keep or change what it reads (a user message, an ack's payload).
+func (m *codecMemo) packetPlain(body []byte, limit int) ([]byte, error) {
+	if d, ok := m.packets.get(maphash.Bytes(m.seed, body)); ok && len(d.out) <= limit && bytes.Equal(d.in, body) {
+		m.hits++
+		return bytes.Clone(d.out), nil
+	}
+	return wire.Decompress(body, limit)
 }
 
 // built remembers that plain, a push/pull message (type byte included) just encoded, was built
@@ -190,7 +214,8 @@ func (d decodedPushPull) share() *wire.PushPull {
 // memoTable is a map that keeps its latest size entries.
 type memoTable[K comparable, V any] struct {
 	m     map[K]V
-	order []K // oldest first
+	order []K // a ring of the keys, oldest at next once it is full
+	next  int
 	size  int
 }
 
@@ -205,11 +230,13 @@ func (t *memoTable[K, V]) get(k K) (V, bool) {
 
 func (t *memoTable[K, V]) put(k K, v V) {
 	if _, ok := t.m[k]; !ok {
-		if len(t.order) == t.size {
-			delete(t.m, t.order[0])
-			t.order = append(t.order[:0], t.order[1:]...)
+		if len(t.order) < t.size {
+			t.order = append(t.order, k)
+		} else {
+			delete(t.m, t.order[t.next])
+			t.order[t.next] = k
+			t.next = (t.next + 1) % t.size
 		}
-		t.order = append(t.order, k)
 	}
 	t.m[k] = v
 }

@@ -355,7 +355,7 @@ func (w *wireCounts) see(b []byte) {
 	if len(b) > 0 && wire.MessageType(b[0]) == wire.HasCrcMsg {
 		w.crc.Add(1)
 	}
-	wire.Unpack(b, wire.DefaultLimits(), func(msg []byte) {
+	wire.Unpack(b, wire.DefaultLimits(), nil, func(msg []byte) {
 		if len(msg) > 0 && wire.MessageType(msg[0]) == wire.NackRespMsg {
 			w.nacks.Add(1)
 		}

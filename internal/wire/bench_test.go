@@ -72,7 +72,7 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("decode/compound", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			Unpack(cb, DefaultLimits(), func([]byte) {}, func(error) {})
+			Unpack(cb, DefaultLimits(), nil, func([]byte) {}, func(error) {})
 		}
 	})
 	zb := AppendCompress(nil, cb)

@@ -71,7 +71,7 @@ func FuzzUnpack(f *testing.F) {
 	lim := DefaultLimits()
 	lim.MaxPacketDecompressed = 1 << 16
 	f.Fuzz(func(t *testing.T, b []byte) {
-		Unpack(b, lim, func(m []byte) {
+		Unpack(b, lim, nil, func(m []byte) {
 			if len(m) == 0 {
 				t.Fatal("Unpack delivered an empty message")
 			}

@@ -167,8 +167,12 @@ func StripLabel(buf []byte) (label, rest []byte, err error) {
 // Unpack walks a datagram whose label and encryption are already removed: the CRC at the top
 // level, then compound and compress messages recursively. It calls fn for every message it
 // finds (the slice is valid only during the call) and errf for every problem; complete parts
-// of a truncated compound are still delivered.
-func Unpack(buf []byte, lim Limits, fn func(msg []byte), errf func(error)) {
+// of a truncated compound are still delivered. decompress, if set, stands in for Decompress
+// (the simulator remembers what its members compressed).
+func Unpack(buf []byte, lim Limits, decompress func(body []byte, limit int) ([]byte, error), fn func(msg []byte), errf func(error)) {
+	if decompress == nil {
+		decompress = Decompress
+	}
 	if len(buf) >= 5 && buf[0] == byte(HasCrcMsg) {
 		inner, err := CheckCRC(buf)
 		if err != nil {
@@ -177,10 +181,10 @@ func Unpack(buf []byte, lim Limits, fn func(msg []byte), errf func(error)) {
 		}
 		buf = inner
 	}
-	unpack(buf, lim, 0, fn, errf)
+	unpack(buf, lim, decompress, 0, fn, errf)
 }
 
-func unpack(buf []byte, lim Limits, depth int, fn func([]byte), errf func(error)) {
+func unpack(buf []byte, lim Limits, decompress func([]byte, int) ([]byte, error), depth int, fn func([]byte), errf func(error)) {
 	if len(buf) == 0 {
 		errf(fmt.Errorf("empty message: %w", ErrTruncated))
 		return
@@ -194,7 +198,7 @@ func unpack(buf []byte, lim Limits, depth int, fn func([]byte), errf func(error)
 		var stack [16][]byte
 		parts, err := SplitCompound(buf[1:], stack[:0])
 		for _, p := range parts {
-			unpack(p, lim, depth+1, fn, errf)
+			unpack(p, lim, decompress, depth+1, fn, errf)
 		}
 		if err != nil {
 			errf(err)
@@ -204,12 +208,12 @@ func unpack(buf []byte, lim Limits, depth int, fn func([]byte), errf func(error)
 			errf(fmt.Errorf("compress nested too deeply: %w", ErrMalformed))
 			return
 		}
-		out, err := Decompress(buf[1:], lim.MaxPacketDecompressed)
+		out, err := decompress(buf[1:], lim.MaxPacketDecompressed)
 		if err != nil {
 			errf(err)
 			return
 		}
-		unpack(out, lim, depth+1, fn, errf)
+		unpack(out, lim, decompress, depth+1, fn, errf)
 	default:
 		fn(buf)
 	}

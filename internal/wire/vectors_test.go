@@ -112,7 +112,7 @@ func TestDecodeVectors(t *testing.T) {
 	require.Equal(t, &PushPull{Nodes: []PushNodeState{{Name: "node-a", Addr: lo4, Port: 7946, Incarnation: 1, Vsn: vsn}}, UserState: []byte("US")}, pp)
 
 	var got [][]byte
-	Unpack(unhex(t, "0c86148b66"+tv1), DefaultLimits(), func(m []byte) { got = append(got, append([]byte(nil), m...)) }, func(err error) { t.Fatal(err) })
+	Unpack(unhex(t, "0c86148b66"+tv1), DefaultLimits(), nil, func(m []byte) { got = append(got, append([]byte(nil), m...)) }, func(err error) { t.Fatal(err) })
 	require.Equal(t, [][]byte{unhex(t, tv1)}, got)
 
 	out, err := Decompress(unhex(t, "0982a4416c676f00a3427566b70005083a05254c1e366fc29001566a4a99384ede080808")[1:], 1<<20)
@@ -127,7 +127,7 @@ func TestDecodeVectors(t *testing.T) {
 
 	var parts [][]byte
 	Unpack(unhex(t, "07020012004a0282a75061796c6f6164c0a55365714e6f010486a441646472a47f000001ab496e6361726e6174696f6e01a44d657461a87265616c6d657461a44e6f6465aa7265616c2d706c61696ea4506f7274cd9849a356736ea6010502000000"),
-		DefaultLimits(), func(m []byte) { parts = append(parts, append([]byte(nil), m...)) }, func(err error) { t.Fatal(err) })
+		DefaultLimits(), nil, func(m []byte) { parts = append(parts, append([]byte(nil), m...)) }, func(err error) { t.Fatal(err) })
 	require.Len(t, parts, 2)
 	var a Alive
 	require.NoError(t, a.Decode(parts[1][1:]))
@@ -220,12 +220,12 @@ func TestCompoundTruncated(t *testing.T) {
 	c := AppendCompound(nil, [][]byte{unhex(t, tv1), unhex(t, tv6s)})
 	var got int
 	var errs []error
-	Unpack(c[:len(c)-3], DefaultLimits(), func([]byte) { got++ }, func(err error) { errs = append(errs, err) })
+	Unpack(c[:len(c)-3], DefaultLimits(), nil, func([]byte) { got++ }, func(err error) { errs = append(errs, err) })
 	require.Equal(t, 1, got, "the complete part is still delivered")
 	require.Len(t, errs, 1)
 	require.ErrorIs(t, errs[0], ErrTruncated)
 	bad := append(AppendCRC(nil, unhex(t, tv1)), 0)
-	Unpack(bad, DefaultLimits(), func([]byte) { t.Fatal("a packet failing its CRC delivered a message") }, func(err error) { require.ErrorIs(t, err, ErrCRCMismatch) })
+	Unpack(bad, DefaultLimits(), nil, func([]byte) { t.Fatal("a packet failing its CRC delivered a message") }, func(err error) { require.ErrorIs(t, err, ErrCRCMismatch) })
 }
 
 // Compress gives what AppendCompress gives, in a buffer of its own, with scratch reused
