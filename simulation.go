@@ -631,6 +631,9 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 	// The sender closes the connection at its deadline, as a real one does: a request that
 	// TCP's retransmissions delayed past it never reaches the peer's application (over a
 	// link losing most packets they can add a minute), and a late reply is not read.
+	if peer := s.byAddr[st.to]; peer != nil && peer.running && !s.noMemo {
+		s.memo.decodeEarly(st.buf, peer.core.lim)
+	}
 	status := s.net.Stream(n.addr, st.to, st.buf, func(now time.Time, buf []byte) {
 		peer := s.byAddr[st.to]
 		if peer == nil || !peer.running || now.After(st.deadline) {
@@ -647,6 +650,9 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 		s.flush(peer)
 		if !st.wantReply || reply == nil {
 			return
+		}
+		if n.core == c && !s.noMemo {
+			s.memo.decodeEarly(reply, c.lim)
 		}
 		s.net.Stream(peer.addr, n.addr, reply, func(now time.Time, buf []byte) {
 			if now.After(st.deadline) {

@@ -57,10 +57,14 @@ type codecMemo struct {
 	origins memoTable[*byte, uint64]
 	// decodedAt holds the decodings of states encoded here, by where their body lies.
 	decodedAt memoTable[*byte, decodedPushPull]
+	// ahead holds the decodings started early, on another goroutine, of states in flight,
+	// by where their body lies (see decodeEarly).
+	ahead memoTable[*byte, *decodeAhead]
 	// boot is the summary of the table a bootstrap lays out (see bootSummary).
-	boot bootMemo
-	hits int // lookups answered from the memo, of any table
-	same int // merges of a member's own table, not walked (sameTable)
+	boot  bootMemo
+	hits  int // lookups answered from the memo, of any table
+	same  int // merges of a member's own table, not walked (sameTable)
+	early int // decodings taken from decodeEarly
 }
 
 // bootMemo is the summary of the table a bootstrap made from one slice of identities and
@@ -98,7 +102,8 @@ type decodedPushPull struct {
 func newCodecMemo() *codecMemo {
 	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
 		plain: newMemoTable[uint64, decompressed](plainMemoSize), packets: newMemoTable[uint64, decompressed](packetMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
-		origins: newMemoTable[*byte, uint64](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize)}
+		origins: newMemoTable[*byte, uint64](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize),
+		ahead: newMemoTable[*byte, *decodeAhead](plainMemoSize)}
 }
 
 // stateKey is the key of an encoded state: the table fingerprint and every setting that
@@ -191,7 +196,15 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 		m.hits++
 		return d.share(), nil
 	}
-	pp, err := wire.DecodePushPull(body, lim)
+	var pp *wire.PushPull
+	var err error
+	if f, ok := m.ahead.get(unsafe.SliceData(body)); ok && f.lim == lim && f.n == len(body) {
+		<-f.done
+		pp, err = f.pp, f.err
+		m.early++
+	} else {
+		pp, err = wire.DecodePushPull(body, lim)
+	}
 	if err != nil {
 		return pp, err
 	}
@@ -201,6 +214,59 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 		m.decodedAt.put(at, d)
 	}
 	return d.share(), nil
+}
+
+// decodeAhead is a decoding started on another goroutine (see decodeEarly).
+type decodeAhead struct {
+	lim  wire.Limits
+	n    int           // the length of the body
+	done chan struct{} // closed when pp and err are set
+	pp   *wire.PushPull
+	err  error
+}
+
+// decodeEarly starts decoding, on another goroutine, the push/pull state a stream carries,
+// for a receiver with these limits, if it is one this memo can tell from the stream's bytes
+// alone (a state encoded here, sent as it is or compressed) and has not decoded yet. The
+// stream arrives a link latency later, in virtual time; by then its decoding is most often
+// done, and the one thread that runs every member does not do it. A decoding depends on
+// nothing but the bytes, which are read only, and the limits: the run is the same whether
+// it is used or not, and a decoding never used is dropped with the oldest ones.
+func (m *codecMemo) decodeEarly(stream []byte, lim wire.Limits) {
+	if _, _, rest, err := wire.CutStreamLabel(stream); err == nil {
+		stream = rest
+	}
+	if len(stream) < 2 {
+		return
+	}
+	plain := stream
+	if wire.MessageType(stream[0]) == wire.CompressMsg {
+		d, ok := m.plain.get(maphash.Bytes(m.seed, stream[1:]))
+		if !ok || !bytes.Equal(d.in, stream[1:]) {
+			return
+		}
+		plain = d.out
+	}
+	if len(plain) < 2 || wire.MessageType(plain[0]) != wire.PushPullMsg {
+		return
+	}
+	body := plain[1:]
+	at := unsafe.SliceData(body)
+	if _, own := m.origin(body); !own {
+		return
+	}
+	if d, ok := m.decodedAt.get(at); ok && d.lim == lim && len(d.in) == len(body) {
+		return
+	}
+	if f, ok := m.ahead.get(at); ok && f.lim == lim && f.n == len(body) {
+		return
+	}
+	f := &decodeAhead{lim: lim, n: len(body), done: make(chan struct{})}
+	m.ahead.put(at, f)
+	go func() {
+		f.pp, f.err = wire.DecodePushPull(body, lim)
+		close(f.done)
+	}()
 }
 
 // share returns the decoding for one more member: the same entries, read only, and a copy

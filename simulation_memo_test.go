@@ -13,7 +13,7 @@ import (
 // and every event) must be the same, and the memo must have been used, merges of a table
 // into its twin skipped included.
 func TestMemoChangesNothing(t *testing.T) {
-	run := func(memo bool) ([32]byte, SimStats, int, int) {
+	run := func(memo bool) ([32]byte, SimStats, int, int, int) {
 		cfg := DefaultLocalConfig()
 		cfg.PushPullInterval = 2 * time.Second
 		s := NewSimulation(SimOptions{Seed: 11, Config: cfg, Latency: time.Millisecond, Jitter: time.Millisecond})
@@ -31,15 +31,17 @@ func TestMemoChangesNothing(t *testing.T) {
 			s.RunFor(100 * time.Millisecond)
 		}
 		s.RunFor(10 * time.Second)
-		return s.TraceSum(), s.Stats(), s.memo.hits, s.memo.same
+		return s.TraceSum(), s.Stats(), s.memo.hits, s.memo.same, s.memo.early
 	}
-	plainTrace, plainStats, plainHits, plainSame := run(false)
-	memoTrace, memoStats, memoHits, memoSame := run(true)
+	plainTrace, plainStats, plainHits, plainSame, plainEarly := run(false)
+	memoTrace, memoStats, memoHits, memoSame, memoEarly := run(true)
 	require.Zero(t, plainHits)
 	require.Zero(t, plainSame)
+	require.Zero(t, plainEarly)
+	require.Positive(t, memoEarly, "push/pull states were decoded ahead of their arrival")
 	require.Greater(t, memoHits, 100, "the memo answered push/pull work")
 	require.Greater(t, memoSame, 20, "merges of identical tables were skipped")
-	t.Logf("memo hits %d, identical merges skipped %d", memoHits, memoSame)
+	t.Logf("memo hits %d, identical merges skipped %d, decoded ahead %d", memoHits, memoSame, memoEarly)
 	require.Equal(t, plainStats, memoStats)
 	require.Equal(t, plainTrace, memoTrace, "same seed, same trace, with the memo or without")
 	require.Positive(t, plainStats.StreamBytes)
