@@ -764,8 +764,11 @@ func (c *core) serveStream(from netip.AddrPort, msg []byte) []byte {
 }
 
 // frameStream wraps a whole message for a stream: compressed when that is smaller.
-func (c *core) frameStream(msg []byte) []byte {
-	if c.cfg.EnableCompression && len(msg) >= compressMinSize {
+func (c *core) frameStream(msg []byte) []byte { return frame(msg, c.cfg.EnableCompression) }
+
+// frame is frameStream for a member that compresses or not.
+func frame(msg []byte, compress bool) []byte {
+	if compress && len(msg) >= compressMinSize {
 		if z := wire.Compress(msg); len(z) < len(msg) {
 			return z
 		}

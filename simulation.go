@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/swim-go/swim/internal/sim"
+	"github.com/swim-go/swim/internal/wire"
 )
 
 // SimOptions configures a Simulation.
@@ -632,7 +633,13 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 	// TCP's retransmissions delayed past it never reaches the peer's application (over a
 	// link losing most packets they can add a minute), and a late reply is not read.
 	if peer := s.byAddr[st.to]; peer != nil && peer.running && !s.noMemo {
-		s.memo.decodeEarly(st.buf, peer.core.lim)
+		if pp := s.memo.pushPullOf(st.buf); pp != nil {
+			s.memo.decodeEarly(pp, peer.core.lim)
+			var h wire.PushPullHeader
+			if _, err := h.DecodeBody(pp[1:]); err == nil {
+				s.memo.frameEarly(peer.core, h.Join) // what the peer will answer with
+			}
+		}
 	}
 	status := s.net.Stream(n.addr, st.to, st.buf, func(now time.Time, buf []byte) {
 		peer := s.byAddr[st.to]
@@ -652,7 +659,9 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 			return
 		}
 		if n.core == c && !s.noMemo {
-			s.memo.decodeEarly(reply, c.lim)
+			if pp := s.memo.pushPullOf(reply); pp != nil {
+				s.memo.decodeEarly(pp, c.lim)
+			}
 		}
 		s.net.Stream(peer.addr, n.addr, reply, func(now time.Time, buf []byte) {
 			if now.After(st.deadline) {

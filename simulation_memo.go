@@ -60,11 +60,14 @@ type codecMemo struct {
 	// ahead holds the decodings started early, on another goroutine, of states in flight,
 	// by where their body lies (see decodeEarly).
 	ahead memoTable[*byte, *decodeAhead]
+	// statesAhead holds states framed early, on another goroutine, by the key they would
+	// have in states (see frameEarly).
+	statesAhead memoTable[uint64, *stateAhead]
 	// boot is the summary of the table a bootstrap lays out (see bootSummary).
 	boot  bootMemo
 	hits  int // lookups answered from the memo, of any table
 	same  int // merges of a member's own table, not walked (sameTable)
-	early int // decodings taken from decodeEarly
+	early int // decodings and states taken from decodeEarly and frameEarly
 }
 
 // bootMemo is the summary of the table a bootstrap made from one slice of identities and
@@ -103,7 +106,7 @@ func newCodecMemo() *codecMemo {
 	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
 		plain: newMemoTable[uint64, decompressed](plainMemoSize), packets: newMemoTable[uint64, decompressed](packetMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
 		origins: newMemoTable[*byte, uint64](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize),
-		ahead: newMemoTable[*byte, *decodeAhead](plainMemoSize)}
+		ahead: newMemoTable[*byte, *decodeAhead](plainMemoSize), statesAhead: newMemoTable[uint64, *stateAhead](plainMemoSize)}
 }
 
 // stateKey is the key of an encoded state: the table fingerprint and every setting that
@@ -216,6 +219,77 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 	return d.share(), nil
 }
 
+// stateAhead is a member's push/pull state framed on another goroutine (see frameEarly).
+type stateAhead struct {
+	plain []byte
+	done  chan struct{} // closed when buf is set
+	buf   []byte
+}
+
+// frameEarly starts framing (compressing), on another goroutine, the state member c would
+// answer a push/pull with if its table stays as it is: c is about to be sent one, which
+// arrives a link latency later in virtual time. The table is encoded here, on the thread
+// that runs every member; the compressing, most of the work, is not. If the table has not
+// changed when the request arrives, localState takes the result (takeState): the same bytes
+// it would have made, since LZW depends on nothing but its input.
+func (m *codecMemo) frameEarly(c *core, join bool) {
+	if c.cfg.Delegate != nil {
+		return // the application's state may change at any time
+	}
+	key := stateKey(c.tableSum(join), c.cfg)
+	if _, ok := m.states.get(key); ok {
+		return
+	}
+	if _, ok := m.statesAhead.get(key); ok {
+		return
+	}
+	f := &stateAhead{plain: c.encodeState(join), done: make(chan struct{})}
+	m.statesAhead.put(key, f)
+	compress := c.cfg.EnableCompression
+	go func() {
+		f.buf = frame(f.plain, compress)
+		close(f.done)
+	}()
+}
+
+// takeState returns the state framed early under key, if there is one, waiting for it if
+// it is not done yet, and the plain message it was framed from.
+func (m *codecMemo) takeState(key uint64) (buf, plain []byte, ok bool) {
+	f, ok := m.statesAhead.get(key)
+	if !ok {
+		return nil, nil, false
+	}
+	<-f.done
+	m.early++
+	return f.buf, f.plain, true
+}
+
+// pushPullOf returns the plain push/pull message a stream carries, if it is one this memo
+// can tell from the stream's bytes alone: encoded here, sent as it is or compressed.
+func (m *codecMemo) pushPullOf(stream []byte) []byte {
+	if _, _, rest, err := wire.CutStreamLabel(stream); err == nil {
+		stream = rest
+	}
+	if len(stream) < 2 {
+		return nil
+	}
+	plain := stream
+	if wire.MessageType(stream[0]) == wire.CompressMsg {
+		d, ok := m.plain.get(maphash.Bytes(m.seed, stream[1:]))
+		if !ok || !bytes.Equal(d.in, stream[1:]) {
+			return nil
+		}
+		plain = d.out
+	}
+	if len(plain) < 2 || wire.MessageType(plain[0]) != wire.PushPullMsg {
+		return nil
+	}
+	if _, own := m.origin(plain[1:]); !own {
+		return nil
+	}
+	return plain
+}
+
 // decodeAhead is a decoding started on another goroutine (see decodeEarly).
 type decodeAhead struct {
 	lim  wire.Limits
@@ -225,36 +299,15 @@ type decodeAhead struct {
 	err  error
 }
 
-// decodeEarly starts decoding, on another goroutine, the push/pull state a stream carries,
-// for a receiver with these limits, if it is one this memo can tell from the stream's bytes
-// alone (a state encoded here, sent as it is or compressed) and has not decoded yet. The
+// decodeEarly starts decoding, on another goroutine, the push/pull message plain (one
+// pushPullOf found in a stream) for a receiver with these limits, unless it has been. The
 // stream arrives a link latency later, in virtual time; by then its decoding is most often
 // done, and the one thread that runs every member does not do it. A decoding depends on
 // nothing but the bytes, which are read only, and the limits: the run is the same whether
 // it is used or not, and a decoding never used is dropped with the oldest ones.
-func (m *codecMemo) decodeEarly(stream []byte, lim wire.Limits) {
-	if _, _, rest, err := wire.CutStreamLabel(stream); err == nil {
-		stream = rest
-	}
-	if len(stream) < 2 {
-		return
-	}
-	plain := stream
-	if wire.MessageType(stream[0]) == wire.CompressMsg {
-		d, ok := m.plain.get(maphash.Bytes(m.seed, stream[1:]))
-		if !ok || !bytes.Equal(d.in, stream[1:]) {
-			return
-		}
-		plain = d.out
-	}
-	if len(plain) < 2 || wire.MessageType(plain[0]) != wire.PushPullMsg {
-		return
-	}
+func (m *codecMemo) decodeEarly(plain []byte, lim wire.Limits) {
 	body := plain[1:]
 	at := unsafe.SliceData(body)
-	if _, own := m.origin(body); !own {
-		return
-	}
 	if d, ok := m.decodedAt.get(at); ok && d.lim == lim && len(d.in) == len(body) {
 		return
 	}

@@ -113,6 +113,9 @@ func (c *core) localState(join bool) []byte {
 		if c.memo != nil {
 			if cached, ok = c.memo.states.get(stateKey(sum, c.cfg)); ok {
 				c.memo.hits++
+			} else if buf, plain, ahead := c.memo.takeState(stateKey(sum, c.cfg)); ahead {
+				c.keepState(buf, plain, sum)
+				return buf
 			}
 		}
 		if ok {
@@ -120,6 +123,14 @@ func (c *core) localState(join bool) []byte {
 			return cached
 		}
 	}
+	plain := c.encodeState(join)
+	buf := c.frameStream(plain)
+	c.keepState(buf, plain, sum)
+	return buf
+}
+
+// encodeState encodes this member's push/pull message, unframed.
+func (c *core) encodeState(join bool) []byte {
 	// Each entry is encoded straight from the table, as wire.PushPull.Append would encode it:
 	// a slice of entries built first would be a whole table's worth of garbage per state.
 	var user []byte
@@ -138,8 +149,12 @@ func (c *core) localState(join bool) []byte {
 	if n > 0 {
 		c.sync.entrySize = (len(plain)-start)/n + 4
 	}
-	plain = append(plain, user...)
-	buf := c.frameStream(plain)
+	return append(plain, user...)
+}
+
+// keepState notes a state just framed (buf) from plain, the table of fingerprint sum, and
+// keeps it for reuse where it can be.
+func (c *core) keepState(buf, plain []byte, sum uint64) {
 	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))
 	if c.memo != nil {
 		c.memo.compressed(buf, plain)
@@ -154,7 +169,6 @@ func (c *core) localState(join bool) []byte {
 	default:
 		c.sync.cached, c.sync.cachedSum = buf, sum
 	}
-	return buf
 }
 
 // tableSum fingerprints what a push/pull carries: each entry's identity, incarnation and
