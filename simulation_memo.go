@@ -14,6 +14,13 @@ package swim
 // decompression or a decoding was made from) are the caller's, not copies: should their
 // owner ever write to them, the check can only fail and cost a miss, since it compares
 // them with the new input in full, and a miss does the work afresh.
+//
+// Two pieces of work are started ahead, on goroutines of their own, when a push/pull request
+// is sent: decoding the request's state for its receiver (decodeEarly), and compressing the
+// state the receiver would answer with (frameEarly). Both are functions of bytes that are
+// never written to; the thread that runs the members takes their results when the request
+// arrives (waiting if they are not done) or does the work itself if its input has changed.
+// Either way the bytes and decisions are the same, so the run is too.
 
 import (
 	"bytes"
