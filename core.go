@@ -413,7 +413,7 @@ func (c *core) start(now time.Time) {
 		c.arm(c.gossipNext, timerGossip, 0, "", 0)
 	}
 	if c.cfg.PushPullInterval > 0 {
-		c.armAfter(c.jitter(c.cfg.PushPullInterval), timerPushPull, 0, "", 0)
+		c.armPushPull(c.jitter(c.cfg.PushPullInterval))
 	}
 	if c.cfg.ReconnectInterval > 0 {
 		c.armAfter(c.jitter(c.cfg.ReconnectInterval), timerReconnect, 0, "", 0)

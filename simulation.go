@@ -130,6 +130,7 @@ type simNode struct {
 	core    *core
 	running bool
 	wakeAt  int64 // the earliest wake-up scheduled and not yet run; 0 if none
+	frameAt int64 // when frameAhead's event for the next push/pull runs; 0 if none
 
 	// troubled is set once the member was crashed, paused, partitioned, restarted or left:
 	// news of its suspicion or death is then not a false alarm.
@@ -252,7 +253,7 @@ func (s *Simulation) boot(n *simNode) {
 		n.core.shareMemo(s.memo)
 	}
 	n.running = true
-	n.wakeAt = 0
+	n.wakeAt, n.frameAt = 0, 0
 	n.seen = 0
 	n.done = make(map[uint64]apiDone)
 	s.byAddr[n.addr] = n
@@ -586,6 +587,7 @@ func (s *Simulation) flush(n *simNode) {
 	}
 	out.reset()
 	s.schedule(n)
+	s.frameAhead(n)
 	s.pauseIfProbing(n)
 }
 
@@ -610,6 +612,32 @@ func (s *Simulation) schedule(n *simNode) {
 		}
 		c.advance(now)
 		s.flush(n)
+	})
+}
+
+// frameLead is how long, in virtual time, before a member starts a push/pull of its own the
+// simulator starts compressing the state it will send (frameEarly): long enough for another
+// core to be done by then, short enough that the table seldom changes meanwhile.
+const frameLead = time.Millisecond
+
+// frameAhead arranges for n's state to be compressed ahead of its next push/pull, unless that
+// is arranged already.
+func (s *Simulation) frameAhead(n *simNode) {
+	due, ok := n.core.nextPull()
+	if !ok || s.noMemo {
+		return
+	}
+	at := max(due-int64(frameLead), s.net.Now().UnixNano())
+	if at >= due || n.frameAt == at {
+		return
+	}
+	n.frameAt = at
+	c := n.core
+	s.net.At(n.addr, time.Unix(0, at), func(time.Time) {
+		if n.core == c && n.frameAt == at {
+			n.frameAt = 0
+			s.memo.frameEarly(c, false)
+		}
 	})
 }
 

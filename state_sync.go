@@ -47,6 +47,27 @@ type syncState struct {
 	// entrySize is a little over the last encoded state's bytes per entry: the next state
 	// is built in one allocation instead of doubling its way up to a table's worth of bytes.
 	entrySize int
+	// periodicAt and followUpAt are when the periodic push/pull timer and the follow-up
+	// chain's timer fire next (UnixNano), for nextPull.
+	periodicAt, followUpAt int64
+}
+
+// armPushPull arms the periodic push/pull timer d from now.
+func (c *core) armPushPull(d time.Duration) {
+	c.sync.periodicAt = c.now.Add(d).UnixNano()
+	c.armAfter(d, timerPushPull, 0, "", 0)
+}
+
+// nextPull says when this member next starts a push/pull of its own, as things stand: its
+// periodic one or the next step of a follow-up chain. The simulator compresses the state ahead
+// for it (frameEarly).
+func (c *core) nextPull() (at int64, ok bool) {
+	s := &c.sync
+	at = s.periodicAt
+	if s.chainDelay > 0 && s.followUpAt > 0 && (at == 0 || s.followUpAt < at) {
+		at = s.followUpAt
+	}
+	return at, at > 0 && !c.leaving
 }
 
 // failedMember is a reaped dead member, remembered for reconnect attempts.
@@ -238,7 +259,7 @@ func (c *core) join(now time.Time, seeds []seed, token uint64) {
 
 // pushPullTick runs the periodic push/pull and arms the next one.
 func (c *core) pushPullTick() {
-	c.armAfter(pushPullScale(c.cfg.PushPullInterval, len(c.members.list)), timerPushPull, 0, "", 0)
+	c.armPushPull(pushPullScale(c.cfg.PushPullInterval, len(c.members.list)))
 	if c.leaving {
 		return
 	}
@@ -570,7 +591,9 @@ func (c *core) followUp(p pendingStream, changed, grew bool) {
 		s.chainPeer, s.chainName = p.peer, p.name
 	}
 	s.chainGen++
-	c.armAfter(next+c.jitter(next/2), timerFollowUp, 0, "", s.chainGen)
+	d := next + c.jitter(next/2)
+	s.followUpAt = c.now.Add(d).UnixNano()
+	c.armAfter(d, timerFollowUp, 0, "", s.chainGen)
 }
 
 // followUpBase is the first delay of a follow-up chain: about how long a broadcast lives, so
