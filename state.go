@@ -105,7 +105,7 @@ func (m *member) setPendingAlive(cl *claim) {
 func (m *member) setFlap(f *flapState) { m.setTrouble(f == nil, func(t *trouble) { t.flap = f }) }
 
 // identity is what a member advertises: name, address, metadata, versions. Never changed
-// after it is built, but for its memory of the last alive rebroadcast for it (aliveNews).
+// after it is built, but for what it remembers of its own encodings (aliveNews, stateParts).
 type identity struct {
 	seq      uint64 // unique per identity built in this process: a cheap stand-in for its content
 	nameHash uint64 // the name's FNV-1a hash: the table's order fingerprint chains it
@@ -121,6 +121,19 @@ type identity struct {
 	alive        *news
 	aliveInc     uint32
 	aliveMetaNil bool
+	// parts is its push/pull entry's encoding but for incarnation and state, made the first
+	// time a table holding it is encoded (stateParts).
+	parts *wire.NodeStateParts
+}
+
+// stateParts returns the identity's push/pull entry encoding but for incarnation and state.
+func (id *identity) stateParts() *wire.NodeStateParts {
+	if id.parts == nil {
+		s := wire.PushNodeState{Name: id.name, Addr: id.addrBytes(), Port: id.port, Meta: id.meta, Vsn: id.vsn[:]}
+		p := s.PartsOf()
+		id.parts = &p
+	}
+	return id.parts
 }
 
 // aliveNews returns the alive to rebroadcast for a, an accepted alive that id says all of

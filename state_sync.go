@@ -152,8 +152,9 @@ func (c *core) localState(join bool) []byte {
 
 // encodeState encodes this member's push/pull message, unframed.
 func (c *core) encodeState(join bool) []byte {
-	// Each entry is encoded straight from the table, as wire.PushPull.Append would encode it:
-	// a slice of entries built first would be a whole table's worth of garbage per state.
+	// Each entry is encoded straight from the table, as wire.PushPull.Append would encode it
+	// (a slice of entries built first would be a whole table's worth of garbage per state),
+	// from the parts of it its identity keeps.
 	var user []byte
 	if c.cfg.Delegate != nil {
 		user = c.cfg.Delegate.LocalState(join)
@@ -163,9 +164,7 @@ func (c *core) encodeState(join bool) []byte {
 	plain := h.AppendBody(append(make([]byte, 0, n*c.sync.entrySize+len(user)+64), byte(wire.PushPullMsg)))
 	start := len(plain)
 	for _, m := range c.members.list {
-		s := wire.PushNodeState{Name: m.name, Addr: m.addrBytes(), Port: m.port, Meta: m.meta,
-			Incarnation: m.incarnation, State: int(m.state()), Vsn: m.vsn[:]}
-		plain = s.AppendBody(plain)
+		plain = wire.AppendNodeState(plain, m.stateParts(), m.incarnation, int(m.state()))
 	}
 	if n > 0 {
 		c.sync.entrySize = (len(plain)-start)/n + 4

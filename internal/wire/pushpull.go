@@ -67,6 +67,34 @@ func (s *PushNodeState) AppendBody(b []byte) []byte {
 	return appendBytes(appendString(b, "Vsn"), s.Vsn)
 }
 
+// NodeStateParts is a node state's encoding less its incarnation and state, which change
+// far more often than the rest: a member keeps it and encodes its table in push/pulls with
+// AppendNodeState, copying it rather than encoding every field afresh.
+type NodeStateParts struct {
+	b     []byte
+	inc   int // where the incarnation goes
+	state int // where the state goes
+}
+
+// PartsOf returns the parts of s's encoding that do not depend on its incarnation and state.
+func (s *PushNodeState) PartsOf() NodeStateParts {
+	b := appendString(appendBytes(appendString(appendMapHeader(nil, 7), "Addr"), s.Addr), "Incarnation")
+	inc := len(b)
+	b = appendString(appendString(appendString(appendBytes(appendString(b, "Meta"), s.Meta), "Name"), s.Name), "Port")
+	b = appendString(appendUint(b, uint64(s.Port)), "State")
+	state := len(b)
+	b = appendBytes(appendString(b, "Vsn"), s.Vsn)
+	return NodeStateParts{b: b, inc: inc, state: state}
+}
+
+// AppendNodeState appends what AppendBody would for a node state of these parts, incarnation
+// and state.
+func AppendNodeState(b []byte, p *NodeStateParts, incarnation uint32, state int) []byte {
+	b = appendUint(append(b, p.b[:p.inc]...), uint64(incarnation))
+	b = appendInt(append(b, p.b[p.inc:p.state]...), int64(state))
+	return append(b, p.b[p.state:]...)
+}
+
 // DecodeBody decodes a node state map and returns the bytes it took.
 func (s *PushNodeState) DecodeBody(body []byte) (int, error) { return s.decodeBody(body, nil) }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -262,4 +263,21 @@ func TestDecodePushPullArena(t *testing.T) {
 		}
 	})
 	require.Less(t, allocs, 1100.0, "about one allocation per name, not four per entry")
+}
+
+// AppendNodeState gives what AppendBody gives.
+func TestAppendNodeState(t *testing.T) {
+	for _, s := range []PushNodeState{
+		{Name: "node-1", Addr: []byte{10, 0, 0, 1}, Port: 7946, Incarnation: 3, State: 1, Vsn: []byte{1, 5, 5, 0, 0, 0}},
+		{Name: strings.Repeat("n", 300), Addr: make([]byte, 16), Port: 1, Meta: make([]byte, 512), Incarnation: 1 << 31, State: 3},
+		{},
+	} {
+		parts := s.PartsOf()
+		for _, inc := range []uint32{0, 1, 127, 128, 70000, s.Incarnation} {
+			for _, st := range []int{0, 1, 2, 3, s.State} {
+				s.Incarnation, s.State = inc, st
+				require.Equal(t, s.AppendBody([]byte{9}), AppendNodeState([]byte{9}, &parts, inc, st))
+			}
+		}
+	}
 }
