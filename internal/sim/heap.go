@@ -36,6 +36,7 @@ type event struct {
 	buf   []byte
 	fn    func(now time.Time)
 	deliv func(now time.Time, buf []byte)
+	sum   *digest // a stream's, for the trace
 }
 
 // entry is the heap key of one event.

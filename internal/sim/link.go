@@ -175,6 +175,7 @@ func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now t
 	ev.from = f
 	ev.buf = buf
 	ev.deliv = deliver
+	ev.sum = digestOf(buf)
 	return Sent
 }
 

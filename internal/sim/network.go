@@ -103,7 +103,7 @@ type Network struct {
 	counters Counters
 
 	trace   hash.Hash
-	scratch [64]byte
+	scratch [96]byte
 }
 
 // New makes a network.
@@ -206,7 +206,7 @@ func (n *Network) dispatch(s int32) bool {
 
 	// Copy out what the callback needs and free the slot first: the callback may schedule
 	// events and grow the slab under us.
-	kind, owner, from, buf, fn, deliv := ev.kind, ev.owner, ev.from, ev.buf, ev.fn, ev.deliv
+	kind, owner, from, buf, fn, deliv, sum := ev.kind, ev.owner, ev.from, ev.buf, ev.fn, ev.deliv, ev.sum
 	n.release(s)
 	now := n.Now()
 	prev := n.cur
@@ -221,10 +221,10 @@ func (n *Network) dispatch(s int32) bool {
 		ep.counters.PacketsReceived++
 		ep.counters.BytesReceived += uint64(len(buf))
 		n.counters.PacketsDelivered++
-		n.traceTransfer('P', from, owner, buf)
+		n.tracePacket(from, owner, buf)
 		ep.handler(now, n.hot[from].addr, buf)
 	case kindStream:
-		n.traceTransfer('S', from, owner, buf)
+		n.traceStream(from, owner, len(buf), sum)
 		deliv(now, buf)
 	}
 	n.cur = prev
