@@ -15,12 +15,13 @@ package swim
 // owner ever write to them, the check can only fail and cost a miss, since it compares
 // them with the new input in full, and a miss does the work afresh.
 //
-// Two pieces of work are started ahead, on goroutines of their own, when a push/pull request
-// is sent: decoding the request's state for its receiver (decodeEarly), and compressing the
-// state the receiver would answer with (frameEarly). Both are functions of bytes that are
-// never written to; the thread that runs the members takes their results when the request
-// arrives (waiting if they are not done) or does the work itself if its input has changed.
-// Either way the bytes and decisions are the same, so the run is too.
+// Some work is started ahead, on goroutines of its own: decoding a push/pull state for its
+// receiver once it is sent (decodeEarly), and compressing a member's state before it needs
+// it (frameEarly): the answer of a member a push/pull request is on its way to, and a
+// member's own push/pull shortly before its timer fires (Simulation.frameAhead). Each is a
+// function of bytes that are never written to; the thread that runs the members takes the
+// result when it needs it (waiting if it is not done), or does the work itself if its input
+// has changed meanwhile. Either way the bytes and decisions are the same, so the run is too.
 
 import (
 	"bytes"
@@ -233,12 +234,12 @@ type stateAhead struct {
 	buf   []byte
 }
 
-// frameEarly starts framing (compressing), on another goroutine, the state member c would
-// answer a push/pull with if its table stays as it is: c is about to be sent one, which
-// arrives a link latency later in virtual time. The table is encoded here, on the thread
-// that runs every member; the compressing, most of the work, is not. If the table has not
-// changed when the request arrives, localState takes the result (takeState): the same bytes
-// it would have made, since LZW depends on nothing but its input.
+// frameEarly starts framing (compressing), on another goroutine, the push/pull state member
+// c would send if its table stays as it is: c is about to answer a request already on its
+// way, or to start a push/pull of its own. The table is encoded here, on the thread that
+// runs every member; the compressing, most of the work, is not. If the table has not changed
+// when c builds its state, localState takes the result (takeState): the same bytes it would
+// have made, since LZW depends on nothing but its input.
 func (m *codecMemo) frameEarly(c *core, join bool) {
 	if c.cfg.Delegate != nil {
 		return // the application's state may change at any time
