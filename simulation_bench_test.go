@@ -85,7 +85,7 @@ func BenchmarkSimulator(b *testing.B) {
 // BenchmarkSimulatorJoin has n members join through one seed within 2 s, LAN timings, and
 // runs until every member sees every other alive.
 func BenchmarkSimulatorJoin(b *testing.B) {
-	// 10,000 members joining at once take over half an hour and about 13 GB live: every
+	// 10,000 members joining at once take about twenty minutes and 13 GB live: every
 	// member queues an alive for every member it learns of, 10^8 queued broadcasts in all,
 	// and the queues drain slowly (each alive goes out 20 times; a member sends about 300 a
 	// second). With the collector's default the heap doubles past this machine's 24 GB, so
