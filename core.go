@@ -112,6 +112,10 @@ type outPacket struct {
 	to   netip.AddrPort
 	name string // the member it is for, when known (NodeAwareTransport)
 	buf  []byte
+	// plain, with deferFrames, is the packet before compression and CRC, for packetFrame
+	// (buf is then nil), and crc says whether it takes a CRC.
+	plain []byte
+	crc   bool
 }
 
 // streamKind says why the core opened a stream, and so what its result means.
@@ -277,6 +281,9 @@ type core struct {
 	// memo, if set, is the simulator's memo of push/pull encodings and decodings, shared
 	// between many cores (simulation_memo.go).
 	memo *codecMemo
+	// deferFrames, set by the simulator, leaves compressing a packet and adding its CRC to
+	// whoever sends it (outPacket.plain), which the simulator does on another core.
+	deferFrames bool
 
 	self *member // this member's own entry in the table
 

@@ -8,6 +8,7 @@ package swim
 // state.
 
 import (
+	"bytes"
 	"net/netip"
 
 	"github.com/swim-go/swim/internal/wire"
@@ -57,6 +58,20 @@ func (c *core) sendParts(to netip.AddrPort, peer *member, parts [][]byte) {
 	}
 }
 
+// packetFrame compresses plain, a packet of at least compressMinSize bytes, where that makes
+// it smaller, and adds the CRC if crc: what sendPacket does to it without a label or
+// encryption. It returns the framed packet and, if it compressed, the compress message.
+func packetFrame(plain []byte, crc bool) (pkt, zip []byte) {
+	pkt = plain
+	if z := wire.AppendCompress(nil, plain); len(z) < len(plain) {
+		pkt, zip = z, z
+	}
+	if crc {
+		pkt = wire.AppendCRC(nil, pkt)
+	}
+	return pkt, zip
+}
+
 // packetBudget is how many bytes of messages fit in one compound packet, after the label
 // and encryption take their share.
 func (c *core) packetBudget() int {
@@ -65,6 +80,18 @@ func (c *core) packetBudget() int {
 
 // sendPacket applies the outer layers to a finished message and puts it in the outbox.
 func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
+	var name string
+	if peer != nil {
+		name = peer.name
+	}
+	crc := peer != nil && peer.vsn[1] >= 5
+	if c.deferFrames && c.cfg.EnableCompression && len(pkt) >= compressMinSize && c.sec.label == "" && c.sec.sealing() == nil && !c.metrics.on() {
+		// Nothing else is to be done to it (no label, no encryption, whose nonces are drawn
+		// in order, no metrics, which count the sent size now): packetFrame makes the same
+		// bytes from these.
+		c.out.packets = append(c.out.packets, outPacket{to: to, name: name, plain: bytes.Clone(pkt), crc: crc})
+		return
+	}
 	if c.cfg.EnableCompression && len(pkt) >= compressMinSize {
 		c.zipBuf = wire.AppendCompress(c.zipBuf[:0], pkt)
 		if len(c.zipBuf) < len(pkt) {
@@ -74,16 +101,12 @@ func (c *core) sendPacket(to netip.AddrPort, peer *member, pkt []byte) {
 			pkt = c.zipBuf
 		}
 	}
-	if peer != nil && peer.vsn[1] >= 5 {
+	if crc {
 		c.crcBuf = wire.AppendCRC(c.crcBuf[:0], pkt)
 		pkt = c.crcBuf
 	}
 	start := len(c.out.arena)
 	c.out.arena = c.sec.sealPacket(c.out.arena, pkt)
-	var name string
-	if peer != nil {
-		name = peer.name
-	}
 	c.out.packets = append(c.out.packets, outPacket{to: to, name: name, buf: c.out.arena[start:len(c.out.arena):len(c.out.arena)]})
 	c.metrics.count(MetricPacketSent, float64(len(c.out.arena)-start))
 }

@@ -252,6 +252,7 @@ func (s *Simulation) boot(n *simNode) {
 	if !s.noMemo {
 		n.core.shareMemo(s.memo)
 	}
+	n.core.deferFrames = true
 	n.running = true
 	n.wakeAt, n.frameAt = 0, 0
 	n.seen = 0
@@ -574,6 +575,11 @@ func (s *Simulation) flush(n *simNode) {
 	c := n.core
 	out := &c.out
 	for _, p := range out.packets {
+		if p.plain != nil {
+			plain, crc, memo := p.plain, p.crc, s.memoOrNil()
+			s.net.SendFrame(n.addr, p.to, sim.NewFrame(func() []byte { return memo.framePacket(plain, crc) }))
+			continue
+		}
 		s.net.Send(n.addr, p.to, p.buf)
 	}
 	for _, st := range out.streams {
@@ -613,6 +619,14 @@ func (s *Simulation) schedule(n *simNode) {
 		c.advance(now)
 		s.flush(n)
 	})
+}
+
+// memoOrNil is the memo the members share, or nil if they do not.
+func (s *Simulation) memoOrNil() *codecMemo {
+	if s.noMemo {
+		return nil
+	}
+	return s.memo
 }
 
 // frameLead is how long, in virtual time, before a member starts a push/pull of its own the

@@ -26,6 +26,7 @@ package swim
 import (
 	"bytes"
 	"hash/maphash"
+	"sync"
 	"unsafe"
 
 	"github.com/swim-go/swim/internal/wire"
@@ -55,8 +56,10 @@ type codecMemo struct {
 	// that compressed one puts it here (see compressed), so its peer does not decompress it.
 	plain memoTable[uint64, decompressed]
 	// packets holds the plain bytes of every packet a member compressed, by its compressed
-	// body, until it is read (see packetSent).
-	packets memoTable[uint64, decompressed]
+	// body, until it is read (see packetSent). Packets are compressed on other goroutines
+	// too (framePacket), so it has a lock of its own.
+	packetsMu sync.Mutex
+	packets   memoTable[uint64, decompressed]
 	// decoded holds decoded push/pull bodies, by their bytes and the decoder's limits.
 	decoded memoTable[uint64, decodedPushPull]
 	// origins holds, by where its body starts in memory, the table fingerprint each state
@@ -160,13 +163,36 @@ func (m *codecMemo) compressed(framed, plain []byte) {
 // reading it takes a copy of plain instead of expanding z (packetPlain): expanding was a tenth
 // of a simulated join. The sender's buffers are reused, so both are copied.
 func (m *codecMemo) packetSent(z, plain []byte) {
-	m.packets.put(maphash.Bytes(m.seed, z), decompressed{in: bytes.Clone(z), out: bytes.Clone(plain)})
+	m.keepPacket(bytes.Clone(z), bytes.Clone(plain))
+}
+
+// keepPacket remembers that z, which nobody writes to, holds plain, which nobody does either.
+func (m *codecMemo) keepPacket(z, plain []byte) {
+	h := maphash.Bytes(m.seed, z)
+	m.packetsMu.Lock()
+	defer m.packetsMu.Unlock()
+	m.packets.put(h, decompressed{in: z, out: plain})
+}
+
+// framePacket is packetFrame, on another goroutine, for a packet a member left to the
+// simulator (core.deferFrames): its receiver then takes a copy of plain, as for a packet the
+// member compressed itself. m may be nil (a simulation without the memo).
+func (m *codecMemo) framePacket(plain []byte, crc bool) []byte {
+	pkt, zip := packetFrame(plain, crc)
+	if m != nil && zip != nil {
+		m.keepPacket(zip[1:], plain)
+	}
+	return pkt
 }
 
 // packetPlain is wire.Decompress for packets, remembered: a copy of what the sender compressed,
 // since each receiver may keep or change what it reads (a user message, an ack's payload).
 func (m *codecMemo) packetPlain(body []byte, limit int) ([]byte, error) {
-	if d, ok := m.packets.get(maphash.Bytes(m.seed, body)); ok && len(d.out) <= limit && bytes.Equal(d.in, body) {
+	h := maphash.Bytes(m.seed, body)
+	m.packetsMu.Lock()
+	d, ok := m.packets.get(h)
+	m.packetsMu.Unlock()
+	if ok && len(d.out) <= limit && bytes.Equal(d.in, body) {
 		m.hits++
 		return bytes.Clone(d.out), nil
 	}

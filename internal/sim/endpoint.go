@@ -162,6 +162,7 @@ func (n *Network) Paused(addr netip.AddrPort) bool {
 
 // EndpointCounters returns the totals of addr (zero if it has never been seen).
 func (n *Network) EndpointCounters(addr netip.AddrPort) EndpointCounters {
+	n.size()
 	if i := n.lookup(addr); i >= 0 {
 		return n.eps[i].counters
 	}

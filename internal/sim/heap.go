@@ -37,6 +37,7 @@ type event struct {
 	fn    func(now time.Time)
 	deliv func(now time.Time, buf []byte)
 	sum   *digest // a stream's, for the trace
+	frame *Frame  // a packet's bytes, if they were still being made when it was sent
 }
 
 // entry is the heap key of one event.

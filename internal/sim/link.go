@@ -106,13 +106,84 @@ func (n *Network) Send(from, to netip.AddrPort, buf []byte) {
 	if !n.running(f) {
 		return
 	}
-	size := uint64(len(buf))
+	n.countSent(f, len(buf))
+	cp := make([]byte, len(buf))
+	copy(cp, buf)
+	n.route(f, to, cp, nil)
+}
+
+// Frame is a datagram whose bytes are still being made, on another goroutine (NewFrame).
+type Frame struct {
+	done chan struct{} // closed when buf is set
+	buf  []byte
+}
+
+// NewFrame starts making a datagram's bytes with build, on a goroutine of its own. build
+// must depend on nothing that changes meanwhile; its result must not change afterwards.
+func NewFrame(build func() []byte) *Frame {
+	fr := &Frame{done: make(chan struct{})}
+	go func() {
+		fr.buf = build()
+		close(fr.done)
+	}()
+	return fr
+}
+
+// bytes waits for the frame's bytes.
+func (fr *Frame) bytes() []byte {
+	<-fr.done
+	return fr.buf
+}
+
+// SendFrame is Send for a datagram still being made: its fate on the link is drawn now, as
+// Send draws it, and its bytes are waited for when it arrives, and when the byte counters
+// are read. A sender can so hand the work of making its datagrams to another core.
+func (n *Network) SendFrame(from, to netip.AddrPort, fr *Frame) {
+	f := n.lookup(from)
+	if !n.running(f) {
+		return
+	}
+	n.countSent(f, 0)
+	n.unsized = append(n.unsized, unsized{fr, f})
+	if len(n.unsized) >= maxUnsized {
+		n.size()
+	}
+	n.route(f, to, nil, fr)
+}
+
+// unsized is a frame sent and not yet in the byte counters, and its sender.
+type unsized struct {
+	fr   *Frame
+	from int32
+}
+
+// maxUnsized is how many frames may wait to be counted: a few milliseconds of a large
+// cluster's datagrams, long done by then.
+const maxUnsized = 4096
+
+// size adds the frames sent so far to the byte counters, waiting for them.
+func (n *Network) size() {
+	for _, u := range n.unsized {
+		b := uint64(len(u.fr.bytes()))
+		n.counters.BytesSent += b
+		n.eps[u.from].counters.BytesSent += b
+	}
+	clear(n.unsized)
+	n.unsized = n.unsized[:0]
+}
+
+// countSent counts a datagram of size bytes from endpoint f.
+func (n *Network) countSent(f int32, size int) {
 	n.counters.PacketsSent++
-	n.counters.BytesSent += size
+	n.counters.BytesSent += uint64(size)
 	fc := &n.eps[f].counters
 	fc.PacketsSent++
-	fc.BytesSent += size
+	fc.BytesSent += uint64(size)
+}
 
+// route draws the fate of a datagram from endpoint f (buf, or the frame fr) and schedules
+// its copies.
+func (n *Network) route(f int32, to netip.AddrPort, buf []byte, fr *Frame) {
 	t := n.lookup(to)
 	switch {
 	case t < 0 || !n.hot[t].attached():
@@ -127,12 +198,10 @@ func (n *Network) Send(from, to netip.AddrPort, buf []byte) {
 		n.counters.PacketsLost++
 		return
 	}
-	cp := make([]byte, len(buf))
-	copy(cp, buf)
-	n.schedulePacket(f, t, cp, n.now+n.packetDelay(&l))
+	n.schedulePacket(f, t, buf, fr, n.now+n.packetDelay(&l))
 	if l.Duplicate > 0 && n.linkRng.Float64() < l.Duplicate {
 		n.counters.PacketsDuplicated++
-		n.schedulePacket(f, t, cp, n.now+n.packetDelay(&l))
+		n.schedulePacket(f, t, buf, fr, n.now+n.packetDelay(&l))
 	}
 }
 
@@ -221,10 +290,11 @@ func (n *Network) streamRetransmits(l, back *Link, size int) (extra int64, ok bo
 }
 
 // schedulePacket puts one copy of a datagram in flight.
-func (n *Network) schedulePacket(f, t int32, buf []byte, at int64) {
+func (n *Network) schedulePacket(f, t int32, buf []byte, fr *Frame, at int64) {
 	ev := n.schedule(t, at, kindPacket)
 	ev.from = f
 	ev.buf = buf
+	ev.frame = fr
 }
 
 // packetDelay draws the one-way delay of one datagram copy.

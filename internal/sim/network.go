@@ -101,6 +101,7 @@ type Network struct {
 	recvQueue int
 
 	counters Counters
+	unsized  []unsized // frames sent and not yet in the byte counters (SendFrame)
 
 	trace   hash.Hash
 	scratch [96]byte
@@ -139,7 +140,10 @@ func (n *Network) Now() time.Time { return n.start.Add(time.Duration(n.now)) }
 func (n *Network) Rand() *rand.Rand { return n.rng }
 
 // Counters returns the network-wide totals.
-func (n *Network) Counters() Counters { return n.counters }
+func (n *Network) Counters() Counters {
+	n.size()
+	return n.counters
+}
 
 // Pending is the number of events that will still run or be dispatched: timers, packets and
 // streams in flight, and those set aside by a paused endpoint. Events of a detached
@@ -206,7 +210,7 @@ func (n *Network) dispatch(s int32) bool {
 
 	// Copy out what the callback needs and free the slot first: the callback may schedule
 	// events and grow the slab under us.
-	kind, owner, from, buf, fn, deliv, sum := ev.kind, ev.owner, ev.from, ev.buf, ev.fn, ev.deliv, ev.sum
+	kind, owner, from, buf, fn, deliv, sum, frame := ev.kind, ev.owner, ev.from, ev.buf, ev.fn, ev.deliv, ev.sum, ev.frame
 	n.release(s)
 	now := n.Now()
 	prev := n.cur
@@ -217,6 +221,9 @@ func (n *Network) dispatch(s int32) bool {
 	case kindFunc:
 		fn(now)
 	case kindPacket:
+		if frame != nil {
+			buf = frame.bytes()
+		}
 		ep := &n.eps[owner]
 		ep.counters.PacketsReceived++
 		ep.counters.BytesReceived += uint64(len(buf))

@@ -667,3 +667,36 @@ func TestStreamOverADeadReturnPathIsLost(t *testing.T) {
 	n.RunFor(10 * time.Minute)
 	equal(t, "both counted", n.Counters().StreamsLost, uint64(2))
 }
+
+// A frame still being made when it is sent takes the path a datagram sent whole takes: the
+// same losses, copies, times, bytes, counters and trace.
+func TestSendFrameIsSend(t *testing.T) {
+	run := func(framed bool) ([32]byte, Counters, EndpointCounters, *sink) {
+		n := New(Config{Seed: 9, Link: Link{Latency: ms(1), Jitter: ms(2), Loss: 0.2, Duplicate: 0.2}})
+		n.Attach(addr(1), func(time.Time, netip.AddrPort, []byte) {})
+		s := attachSink(n, addr(2))
+		for i := range 300 {
+			payload := []byte{byte(i), byte(i >> 8), 42}
+			n.At(addr(1), at(n, ms(i)), func(time.Time) {
+				if framed {
+					n.SendFrame(addr(1), addr(2), NewFrame(func() []byte { return payload }))
+				} else {
+					n.Send(addr(1), addr(2), payload)
+				}
+			})
+		}
+		n.RunFor(ms(400))
+		return n.TraceSum(), n.Counters(), n.EndpointCounters(addr(1)), s
+	}
+	sumA, cA, eA, sA := run(false)
+	sumB, cB, eB, sB := run(true)
+	if sumA != sumB || cA != cB || eA != eB {
+		t.Fatalf("sent whole: %x %+v %+v; framed: %x %+v %+v", sumA, cA, eA, sumB, cB, eB)
+	}
+	if !slices.Equal(sA.times, sB.times) || !slices.EqualFunc(sA.bufs, sB.bufs, slices.Equal) {
+		t.Fatal("the arrivals differ")
+	}
+	if cA.PacketsLost == 0 || cA.PacketsDuplicated == 0 || cA.BytesSent != 900 {
+		t.Fatalf("the run should lose and duplicate some of 300 datagrams of 3 bytes: %+v", cA)
+	}
+}
