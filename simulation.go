@@ -1,8 +1,9 @@
 package swim
 
 // The simulator driver: many protocol cores on one simulated network (internal/sim), in virtual
-// time, in one goroutine (only work that depends on nothing but bytes already made, decoding
-// and compressing push/pull states ahead of need, runs on others: simulation_memo.go). It is
+// time, in one goroutine (only work that depends on nothing but bytes already made runs on
+// others: decoding and compressing push/pull states ahead of need, simulation_memo.go;
+// compressing gossip packets, flush; hashing streams for the trace, internal/sim). It is
 // the library with the I/O swapped out, not a model of it: every packet is the real encoded
 // bytes, every stream carries the real framed messages, and every decision is the core's own.
 // Same seed, same run, byte for byte, so a failing seed is a reproducible bug report.
