@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/swim-go/swim/internal/later"
 	"github.com/swim-go/swim/internal/sim"
 	"github.com/swim-go/swim/internal/wire"
 )
@@ -578,7 +579,7 @@ func (s *Simulation) flush(n *simNode) {
 	for _, p := range out.packets {
 		if p.plain != nil {
 			plain, crc, memo := p.plain, p.crc, s.memoOrNil()
-			s.net.SendFrame(n.addr, p.to, sim.NewFrame(func() []byte { return memo.framePacket(plain, crc) }))
+			s.net.SendLater(n.addr, p.to, later.Start(func() []byte { return memo.framePacket(plain, crc) }))
 			continue
 		}
 		s.net.Send(n.addr, p.to, p.buf)

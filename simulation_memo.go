@@ -29,6 +29,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/swim-go/swim/internal/later"
 	"github.com/swim-go/swim/internal/wire"
 )
 
@@ -70,10 +71,10 @@ type codecMemo struct {
 	decodedAt memoTable[*byte, decodedPushPull]
 	// ahead holds the decodings started early, on another goroutine, of states in flight,
 	// by where their body lies (see decodeEarly).
-	ahead memoTable[*byte, *decodeAhead]
+	ahead memoTable[*byte, decodeAhead]
 	// statesAhead holds states framed early, on another goroutine, by the key they would
 	// have in states (see frameEarly).
-	statesAhead memoTable[uint64, *stateAhead]
+	statesAhead memoTable[uint64, stateAhead]
 	// boot is the summary of the table a bootstrap lays out (see bootSummary).
 	boot  bootMemo
 	hits  int // lookups answered from the memo, of any table
@@ -117,7 +118,7 @@ func newCodecMemo() *codecMemo {
 	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
 		plain: newMemoTable[uint64, decompressed](plainMemoSize), packets: newMemoTable[uint64, decompressed](packetMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
 		origins: newMemoTable[*byte, uint64](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize),
-		ahead: newMemoTable[*byte, *decodeAhead](plainMemoSize), statesAhead: newMemoTable[uint64, *stateAhead](plainMemoSize)}
+		ahead: newMemoTable[*byte, decodeAhead](plainMemoSize), statesAhead: newMemoTable[uint64, stateAhead](plainMemoSize)}
 }
 
 // stateKey is the key of an encoded state: the table fingerprint and every setting that
@@ -236,8 +237,8 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 	var pp *wire.PushPull
 	var err error
 	if f, ok := m.ahead.get(unsafe.SliceData(body)); ok && f.lim == lim && f.n == len(body) {
-		<-f.done
-		pp, err = f.pp, f.err
+		d := f.pp.Get()
+		pp, err = d.pp, d.err
 		m.early++
 	} else {
 		pp, err = wire.DecodePushPull(body, lim)
@@ -253,11 +254,10 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 	return d.share(), nil
 }
 
-// stateAhead is a member's push/pull state framed on another goroutine (see frameEarly).
+// stateAhead is a member's push/pull state, framed on another goroutine (see frameEarly).
 type stateAhead struct {
 	plain []byte
-	done  chan struct{} // closed when buf is set
-	buf   []byte
+	buf   *later.Value[[]byte]
 }
 
 // frameEarly starts framing (compressing), on another goroutine, the push/pull state member
@@ -277,13 +277,8 @@ func (m *codecMemo) frameEarly(c *core, join bool) {
 	if _, ok := m.statesAhead.get(key); ok {
 		return
 	}
-	f := &stateAhead{plain: c.encodeState(join), done: make(chan struct{})}
-	m.statesAhead.put(key, f)
-	compress := c.cfg.EnableCompression
-	go func() {
-		f.buf = frame(f.plain, compress)
-		close(f.done)
-	}()
+	plain, compress := c.encodeState(join), c.cfg.EnableCompression
+	m.statesAhead.put(key, stateAhead{plain: plain, buf: later.Start(func() []byte { return frame(plain, compress) })})
 }
 
 // takeState returns the state framed early under key, if there is one, waiting for it if
@@ -293,9 +288,8 @@ func (m *codecMemo) takeState(key uint64) (buf, plain []byte, ok bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	<-f.done
 	m.early++
-	return f.buf, f.plain, true
+	return f.buf.Get(), f.plain, true
 }
 
 // pushPullOf returns the plain push/pull message a stream carries, if it is one this memo
@@ -324,13 +318,18 @@ func (m *codecMemo) pushPullOf(stream []byte) []byte {
 	return plain
 }
 
-// decodeAhead is a decoding started on another goroutine (see decodeEarly).
+// decodeAhead is a decoding started on another goroutine (see decodeEarly), for these limits
+// and a body of n bytes.
 type decodeAhead struct {
-	lim  wire.Limits
-	n    int           // the length of the body
-	done chan struct{} // closed when pp and err are set
-	pp   *wire.PushPull
-	err  error
+	lim wire.Limits
+	n   int
+	pp  *later.Value[decoding]
+}
+
+// decoding is what wire.DecodePushPull returns.
+type decoding struct {
+	pp  *wire.PushPull
+	err error
 }
 
 // decodeEarly starts decoding, on another goroutine, the push/pull message plain (one
@@ -348,12 +347,10 @@ func (m *codecMemo) decodeEarly(plain []byte, lim wire.Limits) {
 	if f, ok := m.ahead.get(at); ok && f.lim == lim && f.n == len(body) {
 		return
 	}
-	f := &decodeAhead{lim: lim, n: len(body), done: make(chan struct{})}
-	m.ahead.put(at, f)
-	go func() {
-		f.pp, f.err = wire.DecodePushPull(body, lim)
-		close(f.done)
-	}()
+	m.ahead.put(at, decodeAhead{lim: lim, n: len(body), pp: later.Start(func() decoding {
+		pp, err := wire.DecodePushPull(body, lim)
+		return decoding{pp, err}
+	})})
 }
 
 // share returns the decoding for one more member: the same entries, read only, and a copy

@@ -14,8 +14,11 @@ package sim
 // calls pop events in the same order.
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"time"
+
+	"github.com/swim-go/swim/internal/later"
 )
 
 // eventKind says what an event does when it runs.
@@ -36,8 +39,8 @@ type event struct {
 	buf   []byte
 	fn    func(now time.Time)
 	deliv func(now time.Time, buf []byte)
-	sum   *digest // a stream's, for the trace
-	frame *Frame  // a packet's bytes, if they were still being made when it was sent
+	sum   *later.Value[[sha256.Size]byte] // a stream's SHA-256, for the trace
+	lazy  *later.Value[[]byte]            // a packet's bytes, if sent with SendLater
 }
 
 // entry is the heap key of one event.

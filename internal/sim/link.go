@@ -24,8 +24,11 @@ package sim
 // checked when a packet or stream is sent; what is already in flight still arrives.
 
 import (
+	"crypto/sha256"
 	"net/netip"
 	"time"
+
+	"github.com/swim-go/swim/internal/later"
 )
 
 // Link is the model of one direction of a link.
@@ -112,59 +115,36 @@ func (n *Network) Send(from, to netip.AddrPort, buf []byte) {
 	n.route(f, to, cp, nil)
 }
 
-// Frame is a datagram whose bytes are still being made, on another goroutine (NewFrame).
-type Frame struct {
-	done chan struct{} // closed when buf is set
-	buf  []byte
-}
-
-// NewFrame starts making a datagram's bytes with build, on a goroutine of its own. build
-// must depend on nothing that changes meanwhile; its result must not change afterwards.
-func NewFrame(build func() []byte) *Frame {
-	fr := &Frame{done: make(chan struct{})}
-	go func() {
-		fr.buf = build()
-		close(fr.done)
-	}()
-	return fr
-}
-
-// bytes waits for the frame's bytes.
-func (fr *Frame) bytes() []byte {
-	<-fr.done
-	return fr.buf
-}
-
-// SendFrame is Send for a datagram still being made: its fate on the link is drawn now, as
-// Send draws it, and its bytes are waited for when it arrives, and when the byte counters
-// are read. A sender can so hand the work of making its datagrams to another core.
-func (n *Network) SendFrame(from, to netip.AddrPort, fr *Frame) {
+// SendLater is Send for a datagram whose bytes are still being worked out (on another core):
+// its fate on the link is drawn now, as Send draws it, and its bytes are waited for when it
+// arrives and when the byte counters are read. They must not change once worked out.
+func (n *Network) SendLater(from, to netip.AddrPort, buf *later.Value[[]byte]) {
 	f := n.lookup(from)
 	if !n.running(f) {
 		return
 	}
 	n.countSent(f, 0)
-	n.unsized = append(n.unsized, unsized{fr, f})
+	n.unsized = append(n.unsized, unsized{buf, f})
 	if len(n.unsized) >= maxUnsized {
 		n.size()
 	}
-	n.route(f, to, nil, fr)
+	n.route(f, to, nil, buf)
 }
 
-// unsized is a frame sent and not yet in the byte counters, and its sender.
+// unsized is a datagram sent with SendLater and not yet in the byte counters, and its sender.
 type unsized struct {
-	fr   *Frame
+	buf  *later.Value[[]byte]
 	from int32
 }
 
-// maxUnsized is how many frames may wait to be counted: a few milliseconds of a large
-// cluster's datagrams, long done by then.
+// maxUnsized is how many datagrams may wait to be counted: a few milliseconds of a large
+// cluster's, long worked out by then.
 const maxUnsized = 4096
 
-// size adds the frames sent so far to the byte counters, waiting for them.
+// size adds the datagrams sent with SendLater so far to the byte counters, waiting for them.
 func (n *Network) size() {
 	for _, u := range n.unsized {
-		b := uint64(len(u.fr.bytes()))
+		b := uint64(len(u.buf.Get()))
 		n.counters.BytesSent += b
 		n.eps[u.from].counters.BytesSent += b
 	}
@@ -181,9 +161,9 @@ func (n *Network) countSent(f int32, size int) {
 	fc.BytesSent += uint64(size)
 }
 
-// route draws the fate of a datagram from endpoint f (buf, or the frame fr) and schedules
-// its copies.
-func (n *Network) route(f int32, to netip.AddrPort, buf []byte, fr *Frame) {
+// route draws the fate of a datagram from endpoint f (buf, or the bytes lazy will hold) and
+// schedules its copies.
+func (n *Network) route(f int32, to netip.AddrPort, buf []byte, lazy *later.Value[[]byte]) {
 	t := n.lookup(to)
 	switch {
 	case t < 0 || !n.hot[t].attached():
@@ -198,10 +178,10 @@ func (n *Network) route(f int32, to netip.AddrPort, buf []byte, fr *Frame) {
 		n.counters.PacketsLost++
 		return
 	}
-	n.schedulePacket(f, t, buf, fr, n.now+n.packetDelay(&l))
+	n.schedulePacket(f, t, buf, lazy, n.now+n.packetDelay(&l))
 	if l.Duplicate > 0 && n.linkRng.Float64() < l.Duplicate {
 		n.counters.PacketsDuplicated++
-		n.schedulePacket(f, t, buf, fr, n.now+n.packetDelay(&l))
+		n.schedulePacket(f, t, buf, lazy, n.now+n.packetDelay(&l))
 	}
 }
 
@@ -244,7 +224,7 @@ func (n *Network) Stream(from, to netip.AddrPort, buf []byte, deliver func(now t
 	ev.from = f
 	ev.buf = buf
 	ev.deliv = deliver
-	ev.sum = digestOf(buf)
+	ev.sum = later.Start(func() [sha256.Size]byte { return sha256.Sum256(buf) })
 	return Sent
 }
 
@@ -290,11 +270,11 @@ func (n *Network) streamRetransmits(l, back *Link, size int) (extra int64, ok bo
 }
 
 // schedulePacket puts one copy of a datagram in flight.
-func (n *Network) schedulePacket(f, t int32, buf []byte, fr *Frame, at int64) {
+func (n *Network) schedulePacket(f, t int32, buf []byte, lazy *later.Value[[]byte], at int64) {
 	ev := n.schedule(t, at, kindPacket)
 	ev.from = f
 	ev.buf = buf
-	ev.frame = fr
+	ev.lazy = lazy
 }
 
 // packetDelay draws the one-way delay of one datagram copy.

@@ -101,7 +101,7 @@ type Network struct {
 	recvQueue int
 
 	counters Counters
-	unsized  []unsized // frames sent and not yet in the byte counters (SendFrame)
+	unsized  []unsized // datagrams not yet in the byte counters (SendLater)
 
 	trace   hash.Hash
 	scratch [96]byte
@@ -210,7 +210,7 @@ func (n *Network) dispatch(s int32) bool {
 
 	// Copy out what the callback needs and free the slot first: the callback may schedule
 	// events and grow the slab under us.
-	kind, owner, from, buf, fn, deliv, sum, frame := ev.kind, ev.owner, ev.from, ev.buf, ev.fn, ev.deliv, ev.sum, ev.frame
+	kind, owner, from, buf, fn, deliv, sum, lazy := ev.kind, ev.owner, ev.from, ev.buf, ev.fn, ev.deliv, ev.sum, ev.lazy
 	n.release(s)
 	now := n.Now()
 	prev := n.cur
@@ -221,8 +221,8 @@ func (n *Network) dispatch(s int32) bool {
 	case kindFunc:
 		fn(now)
 	case kindPacket:
-		if frame != nil {
-			buf = frame.bytes()
+		if lazy != nil {
+			buf = lazy.Get()
 		}
 		ep := &n.eps[owner]
 		ep.counters.PacketsReceived++

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/swim-go/swim/internal/later"
 )
 
 // addr is test endpoint i: 10.x.y.z:7946.
@@ -668,18 +670,18 @@ func TestStreamOverADeadReturnPathIsLost(t *testing.T) {
 	equal(t, "both counted", n.Counters().StreamsLost, uint64(2))
 }
 
-// A frame still being made when it is sent takes the path a datagram sent whole takes: the
-// same losses, copies, times, bytes, counters and trace.
-func TestSendFrameIsSend(t *testing.T) {
-	run := func(framed bool) ([32]byte, Counters, EndpointCounters, *sink) {
+// A datagram still being worked out when it is sent takes the path a datagram sent whole
+// takes: the same losses, copies, times, bytes, counters and trace.
+func TestSendLaterIsSend(t *testing.T) {
+	run := func(lazy bool) ([32]byte, Counters, EndpointCounters, *sink) {
 		n := New(Config{Seed: 9, Link: Link{Latency: ms(1), Jitter: ms(2), Loss: 0.2, Duplicate: 0.2}})
 		n.Attach(addr(1), func(time.Time, netip.AddrPort, []byte) {})
 		s := attachSink(n, addr(2))
 		for i := range 300 {
 			payload := []byte{byte(i), byte(i >> 8), 42}
 			n.At(addr(1), at(n, ms(i)), func(time.Time) {
-				if framed {
-					n.SendFrame(addr(1), addr(2), NewFrame(func() []byte { return payload }))
+				if lazy {
+					n.SendLater(addr(1), addr(2), later.Start(func() []byte { return payload }))
 				} else {
 					n.Send(addr(1), addr(2), payload)
 				}
@@ -691,7 +693,7 @@ func TestSendFrameIsSend(t *testing.T) {
 	sumA, cA, eA, sA := run(false)
 	sumB, cB, eB, sB := run(true)
 	if sumA != sumB || cA != cB || eA != eB {
-		t.Fatalf("sent whole: %x %+v %+v; framed: %x %+v %+v", sumA, cA, eA, sumB, cB, eB)
+		t.Fatalf("sent whole: %x %+v %+v; sent later: %x %+v %+v", sumA, cA, eA, sumB, cB, eB)
 	}
 	if !slices.Equal(sA.times, sB.times) || !slices.EqualFunc(sA.bufs, sB.bufs, slices.Equal) {
 		t.Fatal("the arrivals differ")

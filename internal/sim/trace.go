@@ -15,23 +15,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"net/netip"
+
+	"github.com/swim-go/swim/internal/later"
 )
-
-// digest is a SHA-256 being worked out on another goroutine.
-type digest struct {
-	done chan struct{} // closed when sum is set
-	sum  [sha256.Size]byte
-}
-
-// digestOf starts working out b's SHA-256; b must not change until it is done.
-func digestOf(b []byte) *digest {
-	d := &digest{done: make(chan struct{})}
-	go func() {
-		d.sum = sha256.Sum256(b)
-		close(d.done)
-	}()
-	return d
-}
 
 // Record adds b to the trace.
 func (n *Network) Record(b []byte) {
@@ -57,10 +43,9 @@ func (n *Network) tracePacket(from, to int32, buf []byte) {
 }
 
 // traceStream adds one delivered stream of size bytes to the trace, waiting for its digest.
-func (n *Network) traceStream(from, to int32, size int, sum *digest) {
-	h := n.transferHeader('S', from, to, size)
-	<-sum.done
-	n.trace.Write(append(h, sum.sum[:]...))
+func (n *Network) traceStream(from, to int32, size int, sum *later.Value[[sha256.Size]byte]) {
+	digest := sum.Get()
+	n.trace.Write(append(n.transferHeader('S', from, to, size), digest[:]...))
 }
 
 // transferHeader is a transfer record up to its content.
