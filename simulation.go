@@ -657,6 +657,24 @@ func (s *Simulation) frameAhead(n *simNode) {
 	})
 }
 
+// workAhead starts, on other goroutines, what core c will do with stream, sent to it, if the
+// stream carries a push/pull state: decode the state, and if the stream is a request,
+// compress the state c will answer with.
+func (s *Simulation) workAhead(stream []byte, c *core, request bool) {
+	if s.noMemo {
+		return
+	}
+	pp := s.memo.pushPullOf(stream)
+	if pp == nil {
+		return
+	}
+	s.memo.decodeEarly(pp, c.lim)
+	var h wire.PushPullHeader
+	if _, err := h.DecodeBody(pp[1:]); request && err == nil {
+		s.memo.frameEarly(c, h.Join)
+	}
+}
+
 // errStreamTimeout and errStreamRefused are what a simulated stream fails with.
 var (
 	errStreamTimeout = errors.New("sim: stream timed out")
@@ -674,18 +692,12 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 		c.handleStreamResult(now, st.id, reply, err)
 		s.flush(n)
 	}
+	if peer := s.byAddr[st.to]; peer != nil && peer.running {
+		s.workAhead(st.buf, peer.core, true)
+	}
 	// The sender closes the connection at its deadline, as a real one does: a request that
 	// TCP's retransmissions delayed past it never reaches the peer's application (over a
 	// link losing most packets they can add a minute), and a late reply is not read.
-	if peer := s.byAddr[st.to]; peer != nil && peer.running && !s.noMemo {
-		if pp := s.memo.pushPullOf(st.buf); pp != nil {
-			s.memo.decodeEarly(pp, peer.core.lim)
-			var h wire.PushPullHeader
-			if _, err := h.DecodeBody(pp[1:]); err == nil {
-				s.memo.frameEarly(peer.core, h.Join) // what the peer will answer with
-			}
-		}
-	}
 	status := s.net.Stream(n.addr, st.to, st.buf, func(now time.Time, buf []byte) {
 		peer := s.byAddr[st.to]
 		if peer == nil || !peer.running || now.After(st.deadline) {
@@ -703,10 +715,8 @@ func (s *Simulation) startStream(n *simNode, st outStream) {
 		if !st.wantReply || reply == nil {
 			return
 		}
-		if n.core == c && !s.noMemo {
-			if pp := s.memo.pushPullOf(reply); pp != nil {
-				s.memo.decodeEarly(pp, c.lim)
-			}
+		if n.core == c {
+			s.workAhead(reply, c, false)
 		}
 		s.net.Stream(peer.addr, n.addr, reply, func(now time.Time, buf []byte) {
 			if now.After(st.deadline) {
