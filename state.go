@@ -251,9 +251,8 @@ type memberTable struct {
 	// counts the entries by protocol versions, for localVersions. After reindex they are
 	// stale until asked for: a simulation bootstraps thousands of tables, most of which
 	// change before they are.
-	order, content uint64
-	vsns           []vsnCount
-	stale          bool
+	tableSummary
+	stale bool
 }
 
 // vsnCount is how many entries of a table speak one set of protocol versions, and how many
@@ -334,16 +333,19 @@ type tableSummary struct {
 	vsns           []vsnCount
 }
 
-// summary returns the table's summary, worked out afresh if stale.
+// summary returns a copy of the table's summary, worked out afresh if stale.
 func (t *memberTable) summary() tableSummary {
 	t.refresh()
-	return tableSummary{t.order, t.content, slices.Clone(t.vsns)}
+	s := t.tableSummary
+	s.vsns = slices.Clone(s.vsns)
+	return s
 }
 
-// adopt takes s as the table's summary: the caller knows s was taken from a table of exactly
-// the same entries in the same order.
+// adopt takes a copy of s as the table's summary: the caller knows s was taken from a table
+// of exactly the same entries in the same order.
 func (t *memberTable) adopt(s tableSummary) {
-	t.order, t.content, t.vsns, t.stale = s.order, s.content, append(t.vsns[:0], s.vsns...), false
+	s.vsns = append(t.vsns[:0], s.vsns...)
+	t.tableSummary, t.stale = s, false
 }
 
 // recount is count for a member that may not be in the table yet, which counts nothing.
