@@ -72,7 +72,6 @@ func readStreamMessage(src streamSource, opt StreamOptions) ([]byte, error) {
 		if uint64(n) > uint64(opt.Limits.MaxStreamEncrypted) {
 			return nil, fmt.Errorf("encrypted stream of %d bytes: %w", n, ErrOversized)
 		}
-		src.begin()
 		blob, err := src.take(int(n))
 		if err != nil {
 			return nil, err
@@ -90,8 +89,6 @@ func readStreamMessage(src streamSource, opt StreamOptions) ([]byte, error) {
 		return nil, ErrNotEncrypted
 	}
 	budget := opt.Limits.MaxDecompressed
-	src.begin()
-	src.keep(t)
 	switch MessageType(t) {
 	case PingMsg, AckRespMsg, ErrMsg:
 		if err := readValue(src, &budget, 0); err != nil {
@@ -168,14 +165,12 @@ func truncated(err error) error {
 
 // streamSource is where a stream message's bytes come from: a connection, whose bytes are
 // copied into a buffer of the message's own as they arrive, or a stream whole in memory,
-// whose message is the window of it that holds it. Both hand out the message's bytes in
-// order; message returns those handed out since begin.
+// whose message is the window of it that holds it. Both hand out the stream's bytes in
+// order, from its first.
 type streamSource interface {
 	next() (byte, error)        // the next byte
 	take(n int) ([]byte, error) // the next n bytes
-	begin()                     // starts a message
-	keep(c byte)                // puts c, read before begin, at the start of the message
-	message() []byte
+	message() []byte            // every byte handed out so far
 }
 
 // readSource reads from a connection.
@@ -202,8 +197,6 @@ func (s *readSource) take(n int) ([]byte, error) {
 	return s.msg[start:], nil
 }
 
-func (s *readSource) begin()          { s.msg = nil }
-func (s *readSource) keep(c byte)     { s.msg = append(s.msg, c) }
 func (s *readSource) message() []byte { return s.msg }
 
 // readN appends exactly n bytes from r to dst, growing dst only as bytes arrive.
@@ -222,8 +215,8 @@ func readN(r *bufio.Reader, dst []byte, n int) ([]byte, error) {
 
 // memSource reads a stream whole in memory, copying nothing.
 type memSource struct {
-	b          []byte
-	start, pos int
+	b   []byte
+	pos int
 }
 
 func (s *memSource) next() (byte, error) {
@@ -235,18 +228,14 @@ func (s *memSource) next() (byte, error) {
 }
 
 func (s *memSource) take(n int) ([]byte, error) {
-	if n > len(s.b)-s.pos {
+	if n < 0 || n > len(s.b)-s.pos {
 		return nil, truncated(io.ErrUnexpectedEOF)
 	}
 	s.pos += n
 	return s.b[s.pos-n : s.pos : s.pos], nil
 }
 
-func (s *memSource) begin() { s.start = s.pos }
-
-// keep is only ever given the byte just read, which the window takes in.
-func (s *memSource) keep(byte)       { s.start-- }
-func (s *memSource) message() []byte { return s.b[s.start:s.pos:s.pos] }
+func (s *memSource) message() []byte { return s.b[:s.pos:s.pos] }
 
 // readValue reads the raw bytes of one msgpack value from src, spending at most *budget
 // bytes.
