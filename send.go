@@ -58,13 +58,12 @@ func (c *core) sendParts(to netip.AddrPort, peer *member, parts [][]byte) {
 	}
 }
 
-// packetFrame compresses plain, a packet of at least compressMinSize bytes, where that makes
-// it smaller, and adds the CRC if crc: what sendPacket does to it without a label or
-// encryption. It returns the framed packet and, if it compressed, the compress message.
+// packetFrame compresses plain where that makes it smaller and adds the CRC if crc: what
+// sendPacket does to a packet without a label or encryption. It returns the framed packet
+// and, if it compressed, the compress message.
 func packetFrame(plain []byte, crc bool) (pkt, zip []byte) {
-	pkt = plain
-	if z := wire.AppendCompress(nil, plain); len(z) < len(plain) {
-		pkt, zip = z, z
+	if pkt = frame(plain, true); len(pkt) < len(plain) {
+		zip = pkt
 	}
 	if crc {
 		pkt = wire.AppendCRC(nil, pkt)
