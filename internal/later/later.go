@@ -1,27 +1,102 @@
-// Package later holds a value worked out on a goroutine of its own, for whoever needs it
-// later: the simulator starts work that depends only on bytes already made (compressing,
-// decoding, hashing) on the machine's other cores, ahead of the members that will use it.
+// Package later holds a value worked out on another core, for whoever needs it later: the
+// simulator starts work that depends only on bytes already made (compressing, decoding,
+// hashing) ahead of the members that will use it.
+//
+// The work runs on a few long-lived workers, one fewer than GOMAXPROCS, and never on a
+// goroutine of its own: the members run on one goroutine, and a goroutine per piece of work
+// would queue that one behind hundreds of others whenever the work got ahead of the cores,
+// so that work meant to fill idle cores would slow the run it was to speed up. A value
+// nobody has started yet when it is needed is worked out by the goroutine that needs it.
 package later
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
 
 // Value is a value being worked out, or worked out.
 type Value[T any] struct {
-	done chan struct{} // closed when v is set
-	v    T
+	claimed atomic.Bool   // set by whoever works it out: a worker or Get
+	done    chan struct{} // closed when v is set
+	f       func() T
+	v       T
 }
 
-// Start starts working out f() on a goroutine of its own. f must depend on nothing that
-// changes meanwhile.
+// Start queues f() to be worked out on a worker. f must depend on nothing that changes
+// meanwhile.
 func Start[T any](f func() T) *Value[T] {
-	l := &Value[T]{done: make(chan struct{})}
-	go func() {
-		l.v = f()
-		close(l.done)
-	}()
+	l := &Value[T]{done: make(chan struct{}), f: f}
+	pool.put(l)
 	return l
 }
 
-// Get returns the value, waiting for it if it is not worked out yet.
+// Get returns the value, working it out here if no worker has started on it yet, or
+// waiting for the worker that has.
 func (l *Value[T]) Get() T {
+	l.run()
 	<-l.done
 	return l.v
+}
+
+// run works the value out unless somebody else has claimed it.
+func (l *Value[T]) run() {
+	if !l.claimed.CompareAndSwap(false, true) {
+		return
+	}
+	l.v = l.f()
+	l.f = nil
+	close(l.done)
+}
+
+// task is a value to work out, whatever its type.
+type task interface{ run() }
+
+// pool is the queue of values waiting for a worker.
+var pool workers
+
+type workers struct {
+	mu      sync.Mutex
+	wake    sync.Cond
+	queue   []task // first in, first out: the values started first are needed first
+	head    int
+	count   int // workers started: none until the first put
+}
+
+// put queues t, starting the workers the first time.
+func (w *workers) put(t task) {
+	w.mu.Lock()
+	if w.count == 0 {
+		w.wake.L = &w.mu
+		w.count = max(1, runtime.GOMAXPROCS(0)-1)
+		for range w.count {
+			go w.work()
+		}
+	}
+	w.queue = append(w.queue, t)
+	w.mu.Unlock()
+	w.wake.Signal()
+}
+
+// work runs queued values, forever: the workers are few and idle ones cost nothing.
+func (w *workers) work() {
+	for {
+		w.mu.Lock()
+		for w.head == len(w.queue) {
+			w.wake.Wait()
+		}
+		t := w.queue[w.head]
+		w.queue[w.head] = nil
+		w.head++
+		if w.head == len(w.queue) {
+			w.queue, w.head = w.queue[:0], 0
+		} else if w.head >= 1024 && w.head*2 >= len(w.queue) {
+			// A queue never empty must not grow forever: move what is left to the front.
+			n := copy(w.queue, w.queue[w.head:])
+			clear(w.queue[n:])
+			w.queue, w.head = w.queue[:n], 0
+		}
+		w.mu.Unlock()
+		t.run()
+	}
 }

@@ -24,3 +24,30 @@ func TestGet(t *testing.T) {
 		t.Fatalf("got %d after %d calls", l.Get(), calls)
 	}
 }
+
+// A value no worker has started is worked out by Get itself: with every worker busy, Get
+// still returns.
+func TestGetWorksItOutWhenWorkersAreBusy(t *testing.T) {
+	Start(func() int { return 0 }).Get() // starts the workers
+	pool.mu.Lock()
+	workers := pool.count
+	pool.mu.Unlock()
+	release := make(chan struct{})
+	var running sync.WaitGroup
+	running.Add(workers)
+	busy := make([]*Value[int], workers)
+	for i := range busy {
+		busy[i] = Start(func() int { running.Done(); <-release; return i })
+	}
+	running.Wait() // every worker is inside a busy value
+	v := Start(func() int { return 7 })
+	if got := v.Get(); got != 7 {
+		t.Fatalf("got %d", got)
+	}
+	close(release)
+	for i, b := range busy {
+		if got := b.Get(); got != i {
+			t.Fatalf("busy value %d: got %d", i, got)
+		}
+	}
+}
