@@ -32,8 +32,6 @@ import (
 	"math"
 	"sync"
 
-	"github.com/google/btree"
-
 	"github.com/swim-go/swim/internal/wire"
 )
 
@@ -73,17 +71,7 @@ type queued struct {
 	id  uint64
 }
 
-func lessQueued(a, b queued) bool {
-	if a.ord>>32 != b.ord>>32 {
-		return a.ord>>32 < b.ord>>32
-	}
-	return a.id > b.id
-}
-
 func (q queued) slot() uint32 { return uint32(q.ord) }
-
-// len is the item's length, or at most that when it is 0xFFFF or longer.
-func (q queued) len() int { return 0xFFFF - int(q.ord>>32&0xFFFF) }
 
 // BroadcastQueue is a retransmit-limited queue of broadcasts, ordered by fewest transmissions
 // first. The protocol uses one for membership news; an application can use another to
@@ -104,7 +92,7 @@ type BroadcastQueue struct {
 	// core's gossip timer sleeps while its queue is empty.
 	onQueue func()
 
-	tree   *btree.BTreeG[queued]
+	order  queueOrder
 	slots  [][]broadcastItem // in chunks of itemChunk, so that growing copies nothing
 	free   []uint32          // free slots below len(slots)*itemChunk
 	names  nameIndex         // slot by name, for the items that have one
@@ -148,9 +136,6 @@ func (q *BroadcastQueue) QueueBroadcast(name string, msg []byte, notify func()) 
 }
 
 func (q *BroadcastQueue) queue(n *news, priority, final bool, notify func()) {
-	if q.tree == nil {
-		q.tree = btree.NewG(16, lessQueued)
-	}
 	if len(q.free) == 0 {
 		q.addChunk() // first: growing builds the index afresh
 	}
@@ -164,7 +149,7 @@ func (q *BroadcastQueue) queue(n *news, priority, final bool, notify func()) {
 		var old int
 		old, at, tag = q.names.lookup(n.name, q.nameAt)
 		if old >= 0 {
-			q.tree.Delete(q.key(uint32(old)))
+			q.order.delete(q.key(uint32(old)))
 			q.release(uint32(old))
 		}
 	}
@@ -181,7 +166,7 @@ func (q *BroadcastQueue) queue(n *news, priority, final bool, notify func()) {
 		}
 		q.notify[slot] = notify
 	}
-	q.tree.ReplaceOrInsert(q.key(slot))
+	q.order.insert(q.key(slot))
 	if n.name != "" {
 		q.names.insert(at, tag, int(slot))
 	}
@@ -233,7 +218,7 @@ func (q *BroadcastQueue) removeName(name string) bool {
 	if slot < 0 {
 		return false
 	}
-	q.tree.Delete(q.key(uint32(slot)))
+	q.order.delete(q.key(uint32(slot)))
 	q.retire(uint32(slot))
 	return true
 }
@@ -245,7 +230,7 @@ func (q *BroadcastQueue) retire(slot uint32) {
 		q.names.remove(at)
 	}
 	q.release(slot)
-	if q.tree.Len() == 0 && len(q.slots) > 1 {
+	if q.order.Len() == 0 && len(q.slots) > 1 {
 		// Give back what a burst took: an idle queue holds one chunk.
 		q.slots, q.free = q.slots[:1], q.free[:0]
 		for i := range uint32(itemChunk) {
@@ -272,23 +257,15 @@ func (q *BroadcastQueue) release(slot uint32) {
 func (q *BroadcastQueue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.tree == nil {
-		return 0
-	}
-	return q.tree.Len()
+	return q.order.Len()
 }
 
 // Reset drops every queued broadcast, calling their notify functions.
 func (q *BroadcastQueue) Reset() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.tree == nil {
-		return
-	}
-	var all []queued
-	q.tree.Ascend(func(k queued) bool { all = append(all, k); return true })
-	for _, k := range all {
-		q.tree.Delete(k)
+	for _, k := range q.order.all() {
+		q.order.delete(k)
 		q.retire(k.slot())
 	}
 }
@@ -335,7 +312,7 @@ const maxScan = 512
 // the third member, never hearing of it, could not confirm it: a crashed member took the
 // longest timeout, 18 s, to be declared dead instead of 3.
 func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority bool, accused string) ([][]byte, int) {
-	if q.tree == nil || q.tree.Len() == 0 {
+	if q.order.Len() == 0 {
 		return parts, 0
 	}
 	n := 1
@@ -349,30 +326,57 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 		q.minLen++
 	}
 	shortest := max(minBroadcastSize, q.minLen)
-	q.tree.Ascend(func(k queued) bool {
-		if onlyPriority && k.ord>>63 != 0 {
-			return false
+	// Items are looked at in order, at most maxScan of them, until the space left is less
+	// than the shortest item needs.
+scan:
+	for ci := range q.order.classes {
+		c := &q.order.classes[ci]
+		if onlyPriority && c.key>>31 != 0 {
+			break
 		}
-		scanned++
-		if len(parts) >= maxCompoundParts {
-			// The compound's part count is one byte: with a large UDPBufferSize and a
-			// long queue, more would wrap it and the receiver would drop everything.
-			return false
-		}
-		// The key holds the length, so items too long for the space left are passed over
-		// without reading them: in a join, hundreds are looked at for each packet.
-		if cost := k.len() + overhead; used+cost <= limit {
-			if it := q.item(k.slot()); it.packet != packet && len(it.msg)+overhead <= limit-used && !accuses(it, accused) {
-				it.packet = packet
-				used += len(it.msg) + overhead
-				parts = append(parts, it.msg)
-				sent = append(sent, k)
+		// The class holds its items' length, so once it is too long for the space left,
+		// the rest of its items are passed over without reading them (in a join, hundreds
+		// per packet), yet count as looked at, as if one by one.
+		cost, rest := 0xFFFF-int(c.key&0xFFFF)+overhead, c.n
+	items:
+		for b := len(c.blocks) - 1; b >= 0; b-- {
+			blk := c.blocks[b]
+			for i := len(blk) - 1; i >= 0; i-- {
+				if used+cost > limit {
+					break items
+				}
+				rest--
+				scanned++
+				if len(parts) >= maxCompoundParts {
+					// The compound's part count is one byte: with a large UDPBufferSize
+					// and a long queue, more would wrap it and the receiver would drop
+					// everything.
+					break scan
+				}
+				k := blk[i]
+				if it := q.item(k.slot()); it.packet != packet && len(it.msg)+overhead <= limit-used && !accuses(it, accused) {
+					it.packet = packet
+					used += len(it.msg) + overhead
+					parts = append(parts, it.msg)
+					sent = append(sent, k)
+				}
+				if limit-used < overhead+shortest || scanned >= maxScan {
+					break scan
+				}
 			}
 		}
-		return limit-used >= overhead+shortest && scanned < maxScan
-	})
+		if rest > 0 {
+			if len(parts) >= maxCompoundParts {
+				break
+			}
+			scanned = min(scanned+rest, maxScan)
+			if limit-used < overhead+shortest || scanned >= maxScan {
+				break
+			}
+		}
+	}
 	for _, k := range sent {
-		q.tree.Delete(k)
+		q.order.delete(k)
 		it := q.item(k.slot())
 		it.transmits++
 		limit := txLimit
@@ -383,7 +387,7 @@ func (q *BroadcastQueue) take(parts [][]byte, overhead, limit int, onlyPriority 
 			q.retire(k.slot())
 			continue
 		}
-		q.tree.ReplaceOrInsert(q.key(k.slot()))
+		q.order.insert(q.key(k.slot()))
 	}
 	clear(sent)
 	q.sent = sent[:0]

@@ -174,6 +174,8 @@ type modelQueue struct {
 	nextID uint64
 	mult   int
 	n      int
+	// scanned is how many items the last packet looked at.
+	scanned int
 }
 
 type modelItem struct {
@@ -212,6 +214,7 @@ func (m *modelQueue) get(overhead, limit int) [][]byte {
 	var out [][]byte
 	var sent []*modelItem
 	used := 0
+	m.scanned = 0
 	for scanned, it := range m.items {
 		if len(out) >= maxCompoundParts {
 			break
@@ -221,6 +224,7 @@ func (m *modelQueue) get(overhead, limit int) [][]byte {
 			out = append(out, it.msg)
 			sent = append(sent, it)
 		}
+		m.scanned = scanned + 1
 		if limit-used < overhead+minBroadcastSize || scanned+1 >= maxScan {
 			break
 		}
@@ -240,33 +244,53 @@ func (m *modelQueue) get(overhead, limit int) [][]byte {
 // TestBroadcastQueueMatchesModel drives the queue and the model with the same random
 // operations (many names coming and going, replacements, bursts that grow the queue by
 // hundreds and drain it to nothing) and requires the same packets, lengths and retirements.
+// The second run's long messages and small packets pass over hundreds of items per packet,
+// so that the scan's bound (maxScan) decides where packing stops.
 func TestBroadcastQueueMatchesModel(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 11))
-	q := BroadcastQueue{NumNodes: func() int { return 20 }, RetransmitMult: 2}
-	m := modelQueue{mult: 2, n: 20}
-	var gotRetired, wantRetired []int
-	for step := range 20000 {
-		switch r := rng.IntN(100); {
-		case r < 55 || (step/2000)%2 == 0 && r < 90: // every other 2,000 steps, a burst
-			name := ""
-			if rng.IntN(5) > 0 {
-				name = fmt.Sprintf("n%d", rng.IntN(700))
+	for _, tc := range []struct {
+		names, maxLen, maxLimit int
+		scanBound               bool
+	}{
+		{names: 700, maxLen: 120, maxLimit: 1500},
+		{names: 3000, maxLen: 400, maxLimit: 500, scanBound: true},
+	} {
+		t.Run(fmt.Sprintf("names=%d", tc.names), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(3, 11))
+			q := BroadcastQueue{NumNodes: func() int { return 20 }, RetransmitMult: 2}
+			m := modelQueue{mult: 2, n: 20}
+			var gotRetired, wantRetired []int
+			bounded := 0
+			for step := range 20000 {
+				switch r := rng.IntN(100); {
+				case r < 55 || (step/2000)%2 == 0 && r < 90: // every other 2,000 steps, a burst
+					name := ""
+					if rng.IntN(5) > 0 {
+						name = fmt.Sprintf("n%d", rng.IntN(tc.names))
+					}
+					msg := bytes.Repeat([]byte{byte(step)}, 1+rng.IntN(tc.maxLen))
+					var qn, mn func()
+					if rng.IntN(3) == 0 {
+						qn, mn = func() { gotRetired = append(gotRetired, step) }, func() { wantRetired = append(wantRetired, step) }
+					}
+					q.QueueBroadcast(name, msg, qn)
+					m.queue(name, msg, mn)
+				default:
+					overhead, limit := rng.IntN(4), rng.IntN(tc.maxLimit)
+					want := m.get(overhead, limit)
+					if m.scanned >= maxScan {
+						bounded++
+					}
+					require.Equal(t, want, q.GetBroadcasts(overhead, limit), "step %d", step)
+				}
+				require.Equal(t, len(m.items), q.Len(), "step %d", step)
+				require.Equal(t, wantRetired, gotRetired, "step %d", step)
 			}
-			msg := bytes.Repeat([]byte{byte(step)}, 1+rng.IntN(120))
-			var qn, mn func()
-			if rng.IntN(3) == 0 {
-				qn, mn = func() { gotRetired = append(gotRetired, step) }, func() { wantRetired = append(wantRetired, step) }
+			if tc.scanBound {
+				require.Greater(t, bounded, 100, "packets whose packing the scan bound stopped")
 			}
-			q.QueueBroadcast(name, msg, qn)
-			m.queue(name, msg, mn)
-		default:
-			overhead, limit := rng.IntN(4), rng.IntN(1500)
-			require.Equal(t, m.get(overhead, limit), q.GetBroadcasts(overhead, limit), "step %d", step)
-		}
-		require.Equal(t, len(m.items), q.Len(), "step %d", step)
-		require.Equal(t, wantRetired, gotRetired, "step %d", step)
+			q.Reset()
+			require.Zero(t, q.Len())
+			require.Len(t, q.slots, 1, "an empty queue gives back its chunks")
+		})
 	}
-	q.Reset()
-	require.Zero(t, q.Len())
-	require.Len(t, q.slots, 1, "an empty queue gives back its chunks")
 }
