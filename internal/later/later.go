@@ -56,11 +56,11 @@ type task interface{ run() }
 var pool workers
 
 type workers struct {
-	mu      sync.Mutex
-	wake    sync.Cond
-	queue   []task // first in, first out: the values started first are needed first
-	head    int
-	count   int // workers started: none until the first put
+	mu    sync.Mutex
+	wake  sync.Cond
+	queue []task // first in, first out: the values started first are needed first
+	head  int
+	count int // workers started: none until the first put
 }
 
 // put queues t, starting the workers the first time.
