@@ -48,6 +48,9 @@ const (
 type news struct {
 	name string
 	msg  []byte
+	// seq numbers a rebroadcast alive the simulator's memo knows (0 for any other), so
+	// that a member table can remember it as news it already holds (memberTable.noops).
+	seq uint32
 }
 
 // broadcastItem is one queued message, held by value in its queue's slots: 24 bytes, since

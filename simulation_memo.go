@@ -76,7 +76,12 @@ type codecMemo struct {
 	// have in states (see frameEarly).
 	statesAhead memoTable[uint64, stateAhead]
 	// boot is the summary of the table a bootstrap lays out (see bootSummary).
-	boot  bootMemo
+	boot bootMemo
+	// news holds the rebroadcast alives members queue (identity.aliveNews), by their
+	// bytes' hash, numbered in the order first queued (see noteNews).
+	news map[uint64]*news
+	// noops counts alives a member skipped as news its table holds (core.aliveMessage).
+	noops int
 	hits  int // lookups answered from the memo, of any table
 	same  int // merges of a member's own table, not walked (sameTable)
 	early int // decodings and states taken from decodeEarly and frameEarly
@@ -184,6 +189,36 @@ func (m *codecMemo) framePacket(plain []byte, crc bool) []byte {
 		m.keepPacket(zip[1:], plain)
 	}
 	return pkt
+}
+
+// maxNews bounds how many alives the memo numbers: a member table remembers them in a
+// bitmap (memberTable.noops), which stays at most maxNews/8 bytes.
+const maxNews = 1 << 17
+
+// noteNews numbers n, an alive a member queued for rebroadcast, unless it has been already:
+// every member queues the one news an identity keeps per incarnation (aliveNews), and its
+// receivers find it by its bytes (newsOf).
+func (m *codecMemo) noteNews(n *news) {
+	if n.seq != 0 || len(m.news) >= maxNews-1 {
+		return
+	}
+	h := maphash.Bytes(m.seed, n.msg)
+	if _, ok := m.news[h]; ok {
+		return // another with the same hash: it keeps its place, this one goes unnumbered
+	}
+	if m.news == nil {
+		m.news = make(map[uint64]*news)
+	}
+	n.seq = uint32(len(m.news) + 1)
+	m.news[h] = n
+}
+
+// newsOf returns the numbered news whose bytes msg is, or nil.
+func (m *codecMemo) newsOf(msg []byte) *news {
+	if n := m.news[maphash.Bytes(m.seed, msg)]; n != nil && bytes.Equal(n.msg, msg) {
+		return n
+	}
+	return nil
 }
 
 // packetPlain is wire.Decompress for packets, remembered: a copy of what the sender compressed,

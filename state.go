@@ -253,6 +253,13 @@ type memberTable struct {
 	// change before they are.
 	tableSummary
 	stale bool
+	// noops marks, by news.seq, the rebroadcast alives known to change nothing here: an
+	// alive that was a no-op (aliveNode) stays one while its member stays in the table with
+	// the same address and an incarnation no lower, so a simulated member that receives it
+	// again (a join's members receive each alive a dozen times) skips decoding it and
+	// looking its member up. Any removal, any change of address or fall of incarnation
+	// forgets them all; they are rare. Only the simulator numbers news (codecMemo.noteNews).
+	noops []uint64
 }
 
 // vsnCount is how many entries of a table speak one set of protocol versions, and how many
@@ -357,6 +364,9 @@ func (t *memberTable) recount(m *member, d int) {
 
 // setIncarnation sets m's incarnation.
 func (t *memberTable) setIncarnation(m *member, inc uint32) {
+	if inc < m.incarnation {
+		t.forgetNoops()
+	}
 	t.recount(m, -1)
 	m.incarnation = inc
 	t.recount(m, 1)
@@ -365,10 +375,31 @@ func (t *memberTable) setIncarnation(m *member, inc uint32) {
 // setIdentity sets m's identity (its address, metadata or protocol versions changed) and
 // its incarnation.
 func (t *memberTable) setIdentity(m *member, id *identity, inc uint32) {
+	if inc < m.incarnation || id.port != m.port || !bytes.Equal(id.addrBytes(), m.addrBytes()) {
+		t.forgetNoops()
+	}
 	t.recount(m, -1)
 	m.identity, m.incarnation = id, inc
 	t.recount(m, 1)
 }
+
+// isNoop says whether the news numbered seq is known to change nothing here.
+func (t *memberTable) isNoop(seq uint32) bool {
+	i := int(seq / 64)
+	return i < len(t.noops) && t.noops[i]&(1<<(seq%64)) != 0
+}
+
+// markNoop remembers that the news numbered seq changed nothing here.
+func (t *memberTable) markNoop(seq uint32) {
+	i := int(seq / 64)
+	if i >= len(t.noops) {
+		t.noops = slices.Grow(t.noops, i+1-len(t.noops))[:i+1]
+	}
+	t.noops[i] |= 1 << (seq % 64)
+}
+
+// forgetNoops forgets every news known to change nothing.
+func (t *memberTable) forgetNoops() { clear(t.noops) }
 
 // get returns the member called name, or nil.
 func (t *memberTable) get(name string) *member {
@@ -482,6 +513,7 @@ func (t *memberTable) removeIf(gone func(*member) bool) (removed []*member) {
 	if len(removed) == 0 {
 		return nil
 	}
+	t.forgetNoops()
 	clear(t.list[len(kept):])
 	t.list = kept
 	t.reindex(len(t.list))
@@ -612,8 +644,10 @@ func (c *core) setState(m *member, s NodeState) {
 }
 
 // aliveNode applies an alive message (section 10.2). fromPushPull says it came from a
-// push/pull merge rather than a packet.
-func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
+// push/pull merge rather than a packet. It returns whether the alive was old news about a
+// known member at the address the table holds: such an alive changes nothing while that
+// stays so (memberTable.noops).
+func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) (noop bool) {
 	isSelf := a.Node == c.self.name
 	if isSelf && c.leaving {
 		return
@@ -683,7 +717,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	}
 
 	if !isSelf && !reclaim && a.Incarnation <= m.incarnation {
-		return
+		return known
 	}
 	if isSelf && a.Incarnation < m.incarnation {
 		return
@@ -707,7 +741,11 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	// Rebroadcast with the values as received, after the port fix-up. A member new to this
 	// one, or back from the dead or a leave, is a join every application must see (a ring
 	// that misses it places keys differently): it is sent as often as a death.
-	c.queue.queueMember(id.aliveNews(a, port), wasGone)
+	n := id.aliveNews(a, port)
+	if c.memo != nil {
+		c.memo.noteNews(n)
+	}
+	c.queue.queueMember(n, wasGone)
 
 	// A refutation: a known member, not back from a graceful leave, raised its incarnation
 	// with the same address and metadata (flap.go).
@@ -734,6 +772,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) {
 	case metaChanged:
 		c.emit(coreEvent{kind: evUpdate, node: m.event()})
 	}
+	return false
 }
 
 // reclaimable says whether another address may take over m's name now (section 10.8, with
