@@ -717,6 +717,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) (noop bool) {
 	}
 
 	if !isSelf && !reclaim && a.Incarnation <= m.incarnation {
+		c.markOldNews(m)
 		return known
 	}
 	if isSelf && a.Incarnation < m.incarnation {
@@ -763,6 +764,7 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) (noop bool) {
 		f.inc = a.Incarnation
 	}
 	c.setState(m, StateAlive)
+	c.markOldNews(m)
 	c.markChanged()
 	c.metrics.count(MetricMemberAlive, 1)
 	switch {
@@ -773,6 +775,16 @@ func (c *core) aliveNode(a *wire.Alive, fromPushPull bool) (noop bool) {
 		c.emit(coreEvent{kind: evUpdate, node: m.event()})
 	}
 	return false
+}
+
+// markOldNews remembers, in a simulation, that the alive m's identity keeps for
+// rebroadcast (aliveNews) is old news here if it is: it names m's address, and its
+// incarnation is no higher than m's. Members learn most of each other from push/pulls; the
+// gossip that follows brings them the very alives their rebroadcasting peers queued.
+func (c *core) markOldNews(m *member) {
+	if n := m.identity.alive; c.memo != nil && n != nil && n.seq != 0 && m.identity.aliveInc <= m.incarnation {
+		c.members.markNoop(n.seq)
+	}
 }
 
 // reclaimable says whether another address may take over m's name now (section 10.8, with
