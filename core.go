@@ -773,7 +773,7 @@ func (c *core) serveStream(from netip.AddrPort, msg []byte) []byte {
 			c.drop(dropReasonOf(err), from, err)
 			return nil
 		}
-		return c.servePushPull(from, pp, c.sameTable(body, pp.Join))
+		return c.servePushPull(from, pp, c.knowState(body, pp.Join))
 	case wire.UserMsg:
 		m, err := wire.DecodeStreamUser(body, c.lim)
 		if err != nil {
@@ -1075,8 +1075,10 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 		// same table in the same order, and the simulator's memo shares their push/pull
 		// states. Nobody is looked up, so the index is built once, at the end.
 		list, placed, same := c.members.list[:0], false, false
+		var selfNews []*news // alives of ids named as this member: never old news here
 		for i, id := range ids {
 			if id.name == c.self.name {
+				selfNews = append(selfNews, id.alive)
 				list, placed = append(list, c.self), true
 				same = id == c.self.identity && incarnations[i] == c.self.incarnation && c.self.state() == StateAlive
 				continue
@@ -1094,6 +1096,17 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 		c.members.reindex(n)
 		if same && c.memo != nil {
 			c.memo.bootSummary(ids, incarnations, &c.members)
+		}
+		if c.memo != nil {
+			// Every entry is its identity's alive news or newer (the simulator made those
+			// news before laying the tables out), so a push/pull or gossip that brings one
+			// is passed over.
+			c.members.noops = append(c.members.noops[:0], c.memo.bootNoops(ids, incarnations)...)
+			for _, n := range selfNews {
+				if n != nil && n.seq != 0 {
+					c.members.noops[n.seq/64] &^= 1 << (n.seq % 64)
+				}
+			}
 		}
 	} else {
 		for i, id := range ids {

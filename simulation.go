@@ -283,6 +283,14 @@ func (s *Simulation) Bootstrap() {
 			incs = append(incs, o.core.incarnation())
 		}
 	}
+	if memo := s.memoOrNil(); memo != nil {
+		// The alive each identity would be rebroadcast as, numbered, so that the tables
+		// laid out below start out knowing them as old news (memberTable.noops).
+		for i, id := range ids {
+			a := wire.Alive{Incarnation: incs[i], Node: id.name, Addr: id.addrBytes(), Port: id.port, Meta: id.meta, Vsn: id.vsn[:]}
+			memo.noteNews(id.aliveNews(&a, id.port))
+		}
+	}
 	for _, n := range s.nodes {
 		if n.running {
 			n.seen += n.core.bootstrap(s.net.Now(), len(s.nodes), ids, incs)

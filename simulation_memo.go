@@ -65,8 +65,12 @@ type codecMemo struct {
 	decoded memoTable[uint64, decodedPushPull]
 	// origins holds, by where its body starts in memory, the table fingerprint each state
 	// encoded here was built from: a member that receives those very bytes and holds a
-	// table of the same fingerprint knows merging them changes nothing (see sameTable).
+	// table of the same fingerprint knows merging them changes nothing (see knownState).
 	origins memoTable[*byte, uint64]
+	// entryNews holds, by where their body lies, what states encoded here say of each of
+	// their entries: the number of an alive news (noteNews) that is old news wherever the
+	// entry is, or 0 (see core.encodeState).
+	entryNews memoTable[*byte, []uint32]
 	// decodedAt holds the decodings of states encoded here, by where their body lies.
 	decodedAt memoTable[*byte, decodedPushPull]
 	// ahead holds the decodings started early, on another goroutine, of states in flight,
@@ -75,15 +79,18 @@ type codecMemo struct {
 	// statesAhead holds states framed early, on another goroutine, by the key they would
 	// have in states (see frameEarly).
 	statesAhead memoTable[uint64, stateAhead]
-	// boot is the summary of the table a bootstrap lays out (see bootSummary).
-	boot bootMemo
+	// boot is the summary of the table a bootstrap lays out (see bootSummary), bootNews
+	// the old news it holds (bootNoops).
+	boot     bootMemo
+	bootNews bootNoopsMemo
 	// news holds the rebroadcast alives members queue (identity.aliveNews), by their
 	// bytes' hash, numbered in the order first queued (see noteNews).
 	news map[uint64]*news
-	// noops counts alives a member skipped as news its table holds (core.aliveMessage).
+	// noops counts alives and push/pull entries a member skipped as news its table holds
+	// (core.aliveMessage, core.mergeRemote).
 	noops int
 	hits  int // lookups answered from the memo, of any table
-	same  int // merges of a member's own table, not walked (sameTable)
+	same  int // merges of a member's own table, not walked (knownState)
 	early int // decodings and states taken from decodeEarly and frameEarly
 }
 
@@ -109,6 +116,32 @@ func (m *codecMemo) bootSummary(ids []*identity, incs []uint32, t *memberTable) 
 	m.boot = bootMemo{ids: unsafe.SliceData(ids), incs: unsafe.SliceData(incs), n: len(ids), sum: t.summary()}
 }
 
+// bootNoops returns which alive news a table laid out by a bootstrap from ids and incs holds
+// as old news (memberTable.noops), but for its own member's, which the caller clears: the
+// same for every table laid out from the same two, so it is worked out once.
+func (m *codecMemo) bootNoops(ids []*identity, incs []uint32) []uint64 {
+	b := &m.bootNews
+	if b.ids == unsafe.SliceData(ids) && b.incs == unsafe.SliceData(incs) && b.n == len(ids) {
+		return b.noops
+	}
+	var t memberTable
+	for i, id := range ids {
+		if a := id.alive; a != nil && a.seq != 0 && id.aliveInc <= incs[i] {
+			t.markNoop(a.seq)
+		}
+	}
+	*b = bootNoopsMemo{ids: unsafe.SliceData(ids), incs: unsafe.SliceData(incs), n: len(ids), noops: t.noops}
+	return b.noops
+}
+
+// bootNoopsMemo is bootNoops' answer for one slice of identities and one of incarnations.
+type bootNoopsMemo struct {
+	ids   **identity
+	incs  *uint32
+	n     int
+	noops []uint64
+}
+
 type decompressed struct {
 	in, out []byte
 }
@@ -122,7 +155,7 @@ type decodedPushPull struct {
 func newCodecMemo() *codecMemo {
 	return &codecMemo{seed: maphash.MakeSeed(), states: newMemoTable[uint64, []byte](memoSize),
 		plain: newMemoTable[uint64, decompressed](plainMemoSize), packets: newMemoTable[uint64, decompressed](packetMemoSize), decoded: newMemoTable[uint64, decodedPushPull](memoSize),
-		origins: newMemoTable[*byte, uint64](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize),
+		origins: newMemoTable[*byte, uint64](plainMemoSize), entryNews: newMemoTable[*byte, []uint32](plainMemoSize), decodedAt: newMemoTable[*byte, decodedPushPull](memoSize),
 		ahead: newMemoTable[*byte, decodeAhead](plainMemoSize), statesAhead: newMemoTable[uint64, stateAhead](plainMemoSize)}
 }
 
@@ -241,6 +274,23 @@ func (m *codecMemo) built(plain []byte, sum uint64) {
 	if len(plain) > 1 {
 		m.origins.put(unsafe.SliceData(plain[1:]), sum)
 	}
+}
+
+// encoded remembers what plain's entries are, in news (see entryNews).
+func (m *codecMemo) encoded(plain []byte, news []uint32) {
+	if len(plain) > 1 {
+		m.entryNews.put(unsafe.SliceData(plain[1:]), news)
+	}
+}
+
+// newsOfEntries returns what body's entries are, in news, if it was encoded here and the
+// memo still knows it.
+func (m *codecMemo) newsOfEntries(body []byte) []uint32 {
+	if len(body) == 0 {
+		return nil
+	}
+	news, _ := m.entryNews.get(unsafe.SliceData(body))
+	return news
 }
 
 // origin returns the fingerprint of the table body (a push/pull body, after the type byte)

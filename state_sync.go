@@ -169,7 +169,24 @@ func (c *core) encodeState(join bool) []byte {
 	if n > 0 {
 		c.sync.entrySize = (len(plain)-start)/n + 4
 	}
-	return append(plain, user...)
+	plain = append(plain, user...)
+	if c.memo != nil {
+		c.memo.encoded(plain, c.entryNews())
+	}
+	return plain
+}
+
+// entryNews says, for the simulator, what each entry of a state of this table is: an alive
+// entry for the identity of an alive news (noteNews) of the entry's incarnation or later is
+// old news wherever that news is (memberTable.noops), so its number stands for the entry.
+func (c *core) entryNews() []uint32 {
+	news := make([]uint32, len(c.members.list))
+	for i, m := range c.members.list {
+		if a := m.identity.alive; a != nil && a.seq != 0 && m.identity.aliveInc >= m.incarnation && m.state() == StateAlive {
+			news[i] = a.seq
+		}
+	}
+	return news
 }
 
 // keepState notes a state just framed (buf) from plain, the table of fingerprint sum, and
@@ -277,9 +294,9 @@ func (c *core) randomAlive() *member {
 }
 
 // servePushPull answers a peer's push/pull with this member's state, then merges the peer's.
-func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull, same bool) []byte {
+func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull, known knownState) []byte {
 	reply := c.localState(pp.Join)
-	if err := c.mergeRemote(pp, same); err != nil {
+	if err := c.mergeRemote(pp, known); err != nil {
 		c.log.Debug("push/pull merge refused", "peer", from.String(), "error", err)
 	}
 	return reply
@@ -418,35 +435,47 @@ func (c *core) mergeReply(reply []byte) error {
 			c.drop(dropReasonOf(err), netip.AddrPort{}, err)
 			return err
 		}
-		return c.mergeRemote(pp, c.sameTable(reply[1:], pp.Join))
+		return c.mergeRemote(pp, c.knowState(reply[1:], pp.Join))
 	}
 	c.drop(DropUnknownType, netip.AddrPort{}, nil)
 	return fmt.Errorf("%w: push/pull answered with message type %d", wire.ErrUnknownType, reply[0])
 }
 
-// sameTable says whether body, a push/pull body this member received, was built from a table
-// with this member's own fingerprint: the same members, in the same order, at the same
-// incarnations and states. Merging it then changes nothing (every entry is news this
-// member has), so the entries need not be walked. Only the simulator knows where a state
-// came from (its memo); a real member always walks them, and so does one whose Alive
-// delegate must hear of every entry.
-func (c *core) sameTable(body []byte, join bool) bool {
+// knownState is what the simulator's memo knows of a push/pull state a member received.
+// same says it was built from a table with this member's own fingerprint: the same members,
+// in the same order, at the same incarnations and states. Merging it then changes nothing
+// (every entry is news this member has), so the entries need not be walked. Otherwise news
+// says, entry by entry, which alive news each stands for (core.entryNews): an entry whose
+// news this member's table knows to be old (memberTable.noops) changes nothing either. A
+// real member knows nothing of where a state came from and walks every entry, and so does
+// one whose Alive delegate must hear of every entry.
+type knownState struct {
+	same bool
+	news []uint32
+}
+
+// knowState returns what the memo knows of body, a push/pull body this member received.
+func (c *core) knowState(body []byte, join bool) knownState {
 	if c.memo == nil || c.cfg.Alive != nil {
-		return false
+		return knownState{}
 	}
-	sum, ok := c.memo.origin(body)
-	if !ok || sum != c.tableSum(join) {
-		return false
+	if sum, ok := c.memo.origin(body); ok && sum == c.tableSum(join) {
+		c.memo.same++
+		return knownState{same: true}
 	}
-	c.memo.same++
-	return true
+	return knownState{news: c.memo.newsOfEntries(body)}
 }
 
 // mergeRemote applies a peer's state (section 10.5): alive as alive, left as left, and dead
 // or suspect only as a suspicion raised by this member, since the peer may be the one that is
-// cut off. same says the state is this member's own table (sameTable): the version check, the
-// Merge delegate and the application's state still see it, but its entries change nothing.
-func (c *core) mergeRemote(pp *wire.PushPull, same bool) error {
+// cut off. If known says the state is this member's own table, the version check, the Merge
+// delegate and the application's state still see it, but its entries change nothing; an
+// alive entry known to be old news is passed over.
+func (c *core) mergeRemote(pp *wire.PushPull, known knownState) error {
+	same, news := known.same, known.news
+	if len(news) != len(pp.Nodes) {
+		news = nil
+	}
 	if err := c.checkCompatible(pp.Nodes, same); err != nil {
 		c.drop(DropIncompatible, netip.AddrPort{}, err)
 		return err
@@ -465,6 +494,10 @@ func (c *core) mergeRemote(pp *wire.PushPull, same bool) error {
 			s := &pp.Nodes[i]
 			switch NodeState(s.State) {
 			case StateAlive:
+				if news != nil && news[i] != 0 && c.members.isNoop(news[i]) {
+					c.memo.noops++
+					continue
+				}
 				c.aliveNode(&wire.Alive{Incarnation: s.Incarnation, Node: s.Name, Addr: s.Addr, Port: s.Port, Meta: s.Meta, Vsn: s.Vsn}, true)
 			case StateLeft:
 				c.deadNode(&wire.Dead{Incarnation: s.Incarnation, Node: s.Name, From: s.Name})

@@ -165,7 +165,7 @@ func TestPushPullMergeRules(t *testing.T) {
 		{Name: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 4, State: int(StateDead), Vsn: []byte{1, 5, 2, 0, 0, 0}},
 		{Name: "self", Addr: []byte{10, 0, 0, 1}, Port: 7946, Incarnation: 6, State: int(StateDead), Vsn: []byte{1, 5, 2, 0, 0, 0}},
 	}}
-	require.NoError(t, c.mergeRemote(pp, false))
+	require.NoError(t, c.mergeRemote(pp, knownState{}))
 	require.Equal(t, StateSuspect, stateOf(t, c, "a"))
 	require.Equal(t, uint32(7), c.self.incarnation)
 }
@@ -177,7 +177,7 @@ func TestPushPullIncompatibleRefused(t *testing.T) {
 	pp := &wire.PushPull{Nodes: []wire.PushNodeState{
 		{Name: "old", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 1, 1, 0, 0, 0}},
 	}}
-	err := c.mergeRemote(pp, false)
+	err := c.mergeRemote(pp, knownState{})
 	require.ErrorIs(t, err, ErrIncompatible)
 	require.Nil(t, c.members.get("old"))
 	require.Equal(t, uint64(1), c.drops.counts[DropIncompatible])
@@ -239,13 +239,13 @@ func TestMergeDelegateDecidesJoinsOnly(t *testing.T) {
 	cfg.Merge = veto
 	c := testCore(t, cfg)
 	node := wire.PushNodeState{Name: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 5, 2, 0, 0, 0}}
-	err := c.mergeRemote(&wire.PushPull{Join: true, Nodes: []wire.PushNodeState{node}}, false)
+	err := c.mergeRemote(&wire.PushPull{Join: true, Nodes: []wire.PushNodeState{node}}, knownState{})
 	require.ErrorContains(t, err, "Merge canceled")
 	require.Nil(t, c.members.get("a"), "a refused join merges nothing")
 	require.Len(t, veto.shown, 1)
 	require.Equal(t, "a", veto.shown[0][0].Name)
 
-	require.NoError(t, c.mergeRemote(&wire.PushPull{Nodes: []wire.PushNodeState{node}}, false))
+	require.NoError(t, c.mergeRemote(&wire.PushPull{Nodes: []wire.PushNodeState{node}}, knownState{}))
 	require.Equal(t, StateAlive, stateOf(t, c, "a"), "a periodic push/pull merges")
 	require.Len(t, veto.shown, 1, "without asking")
 }
