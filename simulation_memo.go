@@ -69,7 +69,7 @@ type codecMemo struct {
 	origins memoTable[*byte, uint64]
 	// entryNews holds, by where their body lies, what states encoded here say of each of
 	// their entries: the number of an alive news (noteNews) that is old news wherever the
-	// entry is, or 0 (see core.encodeState).
+	// entry is, or 0 (see core.entryNews).
 	entryNews memoTable[*byte, []uint32]
 	// decodedAt holds the decodings of states encoded here, by where their body lies.
 	decodedAt memoTable[*byte, decodedPushPull]
@@ -339,18 +339,22 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 	return d.share(), nil
 }
 
-// stateAhead is a member's push/pull state, framed on another goroutine (see frameEarly).
+// stateAhead is a member's push/pull state, encoded and framed on another goroutine (see
+// frameEarly), and what its entries stand for (core.entryNews).
 type stateAhead struct {
-	plain []byte
-	buf   *later.Value[[]byte]
+	news []uint32
+	out  *later.Value[framedState]
 }
 
-// frameEarly starts framing (compressing), on another goroutine, the push/pull state member
-// c would send if its table stays as it is: c is about to answer a request already on its
-// way, or to start a push/pull of its own. The table is encoded here, on the thread that
-// runs every member; the compressing, most of the work, is not. If the table has not changed
-// when c builds its state, localState takes the result (takeState): the same bytes it would
-// have made, since LZW depends on nothing but its input.
+// framedState is a push/pull message, plain and framed.
+type framedState struct{ plain, buf []byte }
+
+// frameEarly starts encoding and framing (compressing), on another goroutine, the push/pull
+// state member c would send if its table stays as it is: c is about to answer a request
+// already on its way, or to start a push/pull of its own. What the state says is taken from
+// the table here, on the thread that runs every member (draftState); the encoding and the
+// compressing, most of the work, are not. If the table has not changed when c builds its
+// state, localState takes the result (takeState): the same bytes it would have made.
 func (m *codecMemo) frameEarly(c *core, join bool) {
 	if c.cfg.Delegate != nil {
 		return // the application's state may change at any time
@@ -362,19 +366,23 @@ func (m *codecMemo) frameEarly(c *core, join bool) {
 	if _, ok := m.statesAhead.get(key); ok {
 		return
 	}
-	plain, compress := c.encodeState(join), c.cfg.EnableCompression
-	m.statesAhead.put(key, stateAhead{plain: plain, buf: later.Start(func() []byte { return frame(plain, compress) })})
+	d, compress := c.draftState(join), c.cfg.EnableCompression
+	m.statesAhead.put(key, stateAhead{news: d.news, out: later.Start(func() framedState {
+		plain := d.encode()
+		return framedState{plain: plain, buf: frame(plain, compress)}
+	})})
 }
 
 // takeState returns the state framed early under key, if there is one, waiting for it if
-// it is not done yet, and the plain message it was framed from.
-func (m *codecMemo) takeState(key uint64) (buf, plain []byte, ok bool) {
+// it is not done yet, the plain message it was framed from, and what its entries stand for.
+func (m *codecMemo) takeState(key uint64) (buf, plain []byte, news []uint32, ok bool) {
 	f, ok := m.statesAhead.get(key)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	m.early++
-	return f.buf.Get(), f.plain, true
+	out := f.out.Get()
+	return out.buf, out.plain, f.news, true
 }
 
 // pushPullOf returns the plain push/pull message a stream carries, if it is one this memo

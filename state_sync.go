@@ -44,9 +44,6 @@ type syncState struct {
 	// thousands of entries each time is most of a large cluster's CPU.
 	cached    []byte
 	cachedSum uint64
-	// entrySize is a little over the last encoded state's bytes per entry: the next state
-	// is built in one allocation instead of doubling its way up to a table's worth of bytes.
-	entrySize int
 	// periodicAt and followUpAt are when the periodic push/pull timer and the follow-up
 	// chain's timer fire next (UnixNano), for nextPull.
 	periodicAt, followUpAt int64
@@ -134,8 +131,8 @@ func (c *core) localState(join bool) []byte {
 		if c.memo != nil {
 			if cached, ok = c.memo.states.get(stateKey(sum, c.cfg)); ok {
 				c.memo.hits++
-			} else if buf, plain, ahead := c.memo.takeState(stateKey(sum, c.cfg)); ahead {
-				c.keepState(buf, plain, sum)
+			} else if buf, plain, news, ahead := c.memo.takeState(stateKey(sum, c.cfg)); ahead {
+				c.keepState(buf, plain, news, sum)
 				return buf
 			}
 		}
@@ -144,36 +141,60 @@ func (c *core) localState(join bool) []byte {
 			return cached
 		}
 	}
-	plain := c.encodeState(join)
+	d := c.draftState(join)
+	plain := d.encode()
 	buf := c.frameStream(plain)
-	c.keepState(buf, plain, sum)
+	c.keepState(buf, plain, d.news, sum)
 	return buf
 }
 
-// encodeState encodes this member's push/pull message, unframed.
-func (c *core) encodeState(join bool) []byte {
-	// Each entry is encoded straight from the table, as wire.PushPull.Append would encode it
-	// (a slice of entries built first would be a whole table's worth of garbage per state),
-	// from the parts of it its identity keeps.
-	var user []byte
+// stateDraft is what this member's push/pull message says, taken from the table on the
+// member's thread, to be encoded on any (encode): the simulator encodes and compresses a
+// state it sees coming on another core (codecMemo.frameEarly).
+type stateDraft struct {
+	join    bool
+	entries []draftEntry // the table's, in order
+	user    []byte       // the application's state
+	size    int          // the encoding's length, at most
+	news    []uint32     // for the simulator: see core.entryNews
+}
+
+// draftEntry is one member's push/pull entry: the parts of its encoding its identity keeps,
+// which never change once made, and the rest.
+type draftEntry struct {
+	parts       *wire.NodeStateParts
+	incarnation uint32
+	state       uint8
+}
+
+// draftState takes this member's push/pull message from its table.
+func (c *core) draftState(join bool) *stateDraft {
+	d := &stateDraft{join: join, entries: make([]draftEntry, len(c.members.list))}
 	if c.cfg.Delegate != nil {
-		user = c.cfg.Delegate.LocalState(join)
+		d.user = c.cfg.Delegate.LocalState(join)
 	}
-	n := len(c.members.list)
-	h := wire.PushPullHeader{Nodes: n, UserStateLen: len(user), Join: join}
-	plain := h.AppendBody(append(make([]byte, 0, n*c.sync.entrySize+len(user)+64), byte(wire.PushPullMsg)))
-	start := len(plain)
-	for _, m := range c.members.list {
-		plain = wire.AppendNodeState(plain, m.stateParts(), m.incarnation, int(m.state()))
+	d.size = 64 + len(d.user)
+	for i, m := range c.members.list {
+		p := m.stateParts()
+		d.entries[i] = draftEntry{parts: p, incarnation: m.incarnation, state: m.st}
+		d.size += p.Len() + 9 + 1 // a uint32 takes at most 9 bytes, a state 1
 	}
-	if n > 0 {
-		c.sync.entrySize = (len(plain)-start)/n + 4
-	}
-	plain = append(plain, user...)
 	if c.memo != nil {
-		c.memo.encoded(plain, c.entryNews())
+		d.news = c.entryNews()
 	}
-	return plain
+	return d
+}
+
+// encode encodes the push/pull message, unframed, in one allocation: each entry as
+// wire.PushPull.Append would encode it (a slice of PushNodeState built first would be a
+// whole table's worth of garbage per state), from the parts of it its identity keeps.
+func (d *stateDraft) encode() []byte {
+	h := wire.PushPullHeader{Nodes: len(d.entries), UserStateLen: len(d.user), Join: d.join}
+	plain := h.AppendBody(append(make([]byte, 0, d.size), byte(wire.PushPullMsg)))
+	for _, e := range d.entries {
+		plain = wire.AppendNodeState(plain, e.parts, e.incarnation, int(e.state))
+	}
+	return append(plain, d.user...)
 }
 
 // entryNews says, for the simulator, what each entry of a state of this table is: an alive
@@ -189,12 +210,13 @@ func (c *core) entryNews() []uint32 {
 	return news
 }
 
-// keepState notes a state just framed (buf) from plain, the table of fingerprint sum, and
-// keeps it for reuse where it can be.
-func (c *core) keepState(buf, plain []byte, sum uint64) {
+// keepState notes a state just framed (buf) from plain, the table of fingerprint sum, whose
+// entries stand for news (see entryNews), and keeps it for reuse where it can be.
+func (c *core) keepState(buf, plain []byte, news []uint32, sum uint64) {
 	c.metrics.sample(MetricPushPullSizeLocal, float64(len(buf)))
 	if c.memo != nil {
 		c.memo.compressed(buf, plain)
+		c.memo.encoded(plain, news)
 		if c.cfg.Delegate == nil {
 			c.memo.built(plain, sum)
 		}

@@ -76,6 +76,9 @@ type NodeStateParts struct {
 	state int // where the state goes
 }
 
+// Len is the length of the parts: an entry's encoding is that and its incarnation and state.
+func (p *NodeStateParts) Len() int { return len(p.b) }
+
 // PartsOf returns the parts of s's encoding that do not depend on its incarnation and state.
 func (s *PushNodeState) PartsOf() NodeStateParts {
 	b := appendString(appendBytes(appendString(appendMapHeader(nil, 7), "Addr"), s.Addr), "Incarnation")
