@@ -39,7 +39,15 @@ func (o *queueOrder) Len() int { return o.n }
 
 // find returns the index of the class with key, or where it would go.
 func (o *queueOrder) find(key uint32) (int, bool) {
-	return slices.BinarySearchFunc(o.classes, key, func(c orderClass, key uint32) int { return cmp.Compare(c.key, key) })
+	lo, hi := 0, len(o.classes)
+	for lo < hi { // written out: the generic search's comparison function is not inlined
+		if mid := int(uint(lo+hi) >> 1); o.classes[mid].key < key {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, lo < len(o.classes) && o.classes[lo].key == key
 }
 
 // insert adds k, which it must not hold.
