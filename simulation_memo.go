@@ -144,6 +144,7 @@ type bootNoopsMemo struct {
 
 type decompressed struct {
 	in, out []byte
+	taken   bool // a packet's plain bytes, handed to the one member that read it
 }
 
 type decodedPushPull struct {
@@ -254,16 +255,23 @@ func (m *codecMemo) newsOf(msg []byte) *news {
 	return nil
 }
 
-// packetPlain is wire.Decompress for packets, remembered: a copy of what the sender compressed,
-// since each receiver may keep or change what it reads (a user message, an ack's payload).
+// packetPlain is wire.Decompress for packets, remembered: what the sender compressed. A
+// datagram has one receiver, which may keep or change what it reads (a user message, an
+// ack's payload), so the bytes are handed over, not copied; should the network deliver the
+// datagram again, the copy expands it afresh.
 func (m *codecMemo) packetPlain(body []byte, limit int) ([]byte, error) {
 	h := maphash.Bytes(m.seed, body)
 	m.packetsMu.Lock()
 	d, ok := m.packets.get(h)
+	ok = ok && !d.taken && len(d.out) <= limit && bytes.Equal(d.in, body)
+	if ok {
+		d.taken = true
+		m.packets.put(h, d)
+	}
 	m.packetsMu.Unlock()
-	if ok && len(d.out) <= limit && bytes.Equal(d.in, body) {
+	if ok {
 		m.hits++
-		return bytes.Clone(d.out), nil
+		return d.out, nil
 	}
 	return wire.Decompress(body, limit)
 }
