@@ -1103,8 +1103,8 @@ func (c *core) bootstrap(now time.Time, n int, ids []*identity, incarnations []u
 			// is passed over.
 			c.members.noops = append(c.members.noops[:0], c.memo.bootNoops(ids, incarnations)...)
 			for _, n := range selfNews {
-				if n != nil && n.seq != 0 {
-					c.members.noops[n.seq/64] &^= 1 << (n.seq % 64)
+				if n != nil {
+					c.members.unmarkNoop(n.seq)
 				}
 			}
 		}

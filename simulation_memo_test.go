@@ -142,3 +142,24 @@ func TestOldNewsSkippedOnlyWhileItChangesNothing(t *testing.T) {
 	require.Equal(t, 1, conflicts, "the old address's alive is a conflict again")
 	require.Equal(t, 2, memo.noops)
 }
+
+// A bootstrapped table holds every other member's alive as old news, never its own.
+func TestBootstrapKnowsOldNews(t *testing.T) {
+	s := NewSimulation(SimOptions{Seed: 5})
+	for range 5 {
+		s.AddNode()
+	}
+	s.Bootstrap()
+	seqs := make([]uint32, 5)
+	for i, n := range s.nodes {
+		a := n.core.self.identity.alive
+		require.NotNil(t, a)
+		require.NotZero(t, a.seq)
+		seqs[i] = a.seq
+	}
+	for i, n := range s.nodes {
+		for j := range s.nodes {
+			require.Equal(t, i != j, n.core.members.isNoop(seqs[j]), "member %d, news of %d", i, j)
+		}
+	}
+}

@@ -398,6 +398,13 @@ func (t *memberTable) markNoop(seq uint32) {
 	t.noops[i] |= 1 << (seq % 64)
 }
 
+// unmarkNoop forgets that the news numbered seq changes nothing here.
+func (t *memberTable) unmarkNoop(seq uint32) {
+	if i := int(seq / 64); i < len(t.noops) {
+		t.noops[i] &^= 1 << (seq % 64)
+	}
+}
+
 // forgetNoops forgets every news known to change nothing.
 func (t *memberTable) forgetNoops() { clear(t.noops) }
 
