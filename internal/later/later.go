@@ -6,7 +6,8 @@
 // goroutine of its own: the members run on one goroutine, and a goroutine per piece of work
 // would queue that one behind hundreds of others whenever the work got ahead of the cores,
 // so that work meant to fill idle cores would slow the run it was to speed up. A value
-// nobody has started yet when it is needed is worked out by the goroutine that needs it.
+// nobody has started yet when it is needed is worked out by the goroutine that needs it,
+// and one a worker is on, it waits for by working out others that are queued.
 package later
 
 import (
@@ -31,12 +32,24 @@ func Start[T any](f func() T) *Value[T] {
 	return l
 }
 
-// Get returns the value, working it out here if no worker has started on it yet, or
-// waiting for the worker that has.
+// Get returns the value, working it out here if no worker has started on it yet. While a
+// worker is on it, Get works out other queued values instead of waiting idle: the caller
+// is the members' goroutine, whose core would otherwise sit still while work waits.
 func (l *Value[T]) Get() T {
 	l.run()
-	<-l.done
-	return l.v
+	for {
+		select {
+		case <-l.done:
+			return l.v
+		default:
+		}
+		t := pool.take()
+		if t == nil {
+			<-l.done
+			return l.v
+		}
+		t.run()
+	}
 }
 
 // run works the value out unless somebody else has claimed it.
@@ -85,18 +98,34 @@ func (w *workers) work() {
 		for w.head == len(w.queue) {
 			w.wake.Wait()
 		}
-		t := w.queue[w.head]
-		w.queue[w.head] = nil
-		w.head++
-		if w.head == len(w.queue) {
-			w.queue, w.head = w.queue[:0], 0
-		} else if w.head >= 1024 && w.head*2 >= len(w.queue) {
-			// A queue never empty must not grow forever: move what is left to the front.
-			n := copy(w.queue, w.queue[w.head:])
-			clear(w.queue[n:])
-			w.queue, w.head = w.queue[:n], 0
-		}
+		t := w.pop()
 		w.mu.Unlock()
 		t.run()
 	}
+}
+
+// take returns the value queued first, or nil if none is.
+func (w *workers) take() task {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.head == len(w.queue) {
+		return nil
+	}
+	return w.pop()
+}
+
+// pop takes the value queued first off the queue, which must hold one; w.mu is held.
+func (w *workers) pop() task {
+	t := w.queue[w.head]
+	w.queue[w.head] = nil
+	w.head++
+	if w.head == len(w.queue) {
+		w.queue, w.head = w.queue[:0], 0
+	} else if w.head >= 1024 && w.head*2 >= len(w.queue) {
+		// A queue never empty must not grow forever: move what is left to the front.
+		n := copy(w.queue, w.queue[w.head:])
+		clear(w.queue[n:])
+		w.queue, w.head = w.queue[:n], 0
+	}
+	return t
 }

@@ -3,6 +3,7 @@ package later
 import (
 	"sync"
 	"testing"
+	"time"
 )
 
 // Every Get, from any goroutine, returns the value f worked out, once.
@@ -49,5 +50,34 @@ func TestGetWorksItOutWhenWorkersAreBusy(t *testing.T) {
 		if got := b.Get(); got != i {
 			t.Fatalf("busy value %d: got %d", i, got)
 		}
+	}
+}
+
+// Get, while a worker is on its value, works out other queued values instead of waiting:
+// here the only value that can release the busy workers is queued behind them, so a Get that
+// only waited would never return.
+func TestGetHelpsWhileItWaits(t *testing.T) {
+	Start(func() int { return 0 }).Get() // starts the workers
+	pool.mu.Lock()
+	workers := pool.count
+	pool.mu.Unlock()
+	release := make(chan struct{})
+	var running sync.WaitGroup
+	running.Add(workers)
+	busy := make([]*Value[int], workers)
+	for i := range busy {
+		busy[i] = Start(func() int { running.Done(); <-release; return i })
+	}
+	running.Wait() // every worker is inside a busy value
+	Start(func() int { close(release); return 0 })
+	got := make(chan int)
+	go func() { got <- busy[0].Get() }()
+	select {
+	case v := <-got:
+		if v != 0 {
+			t.Fatalf("got %d", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Get waited for a worker without working out the value that frees it")
 	}
 }
