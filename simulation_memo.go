@@ -15,13 +15,20 @@ package swim
 // owner ever write to them, the check can only fail and cost a miss, since it compares
 // them with the new input in full, and a miss does the work afresh.
 //
-// Some work is started ahead, on goroutines of its own: decoding a push/pull state for its
-// receiver once it is sent (decodeEarly), and compressing a member's state before it needs
-// it (frameEarly): the answer of a member a push/pull request is on its way to, and a
-// member's own push/pull shortly before its timer fires (Simulation.frameAhead). Each is a
-// function of bytes that are never written to; the thread that runs the members takes the
-// result when it needs it (waiting if it is not done), or does the work itself if its input
-// has changed meanwhile. Either way the bytes and decisions are the same, so the run is too.
+// Some work is started ahead, on the machine's other cores (internal/later): decoding a
+// push/pull state for its receiver once it is sent (decodeEarly), and encoding and
+// compressing a member's state before it needs it (frameEarly): the answer of a member a
+// push/pull request is on its way to, and a member's own push/pull shortly before its timer
+// fires (Simulation.frameAhead). Each is a function of a draft or bytes that are never
+// written to; the thread that runs the members takes the result when it needs it, or does
+// the work itself if its input has changed meanwhile. Either way the bytes and decisions are
+// the same, so the run is too.
+//
+// And the memo numbers the alives members queue for rebroadcast (noteNews): one per identity
+// and incarnation, shared by every member. A member table remembers which of them it knows
+// to change nothing (memberTable.noops), so that a member passes over an alive in a packet,
+// or an entry of a push/pull state that stands for one (core.entryNews), without decoding it
+// or looking its member up: a join's members receive each alive a dozen times.
 
 import (
 	"bytes"
