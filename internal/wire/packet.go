@@ -28,23 +28,31 @@ func AppendCompound(b []byte, parts [][]byte) []byte {
 // SplitCompound appends to parts the sub-slices of a compound body (after the type byte). If
 // the data ends partway through the parts, the complete ones are returned with ErrTruncated.
 func SplitCompound(body []byte, parts [][]byte) ([][]byte, error) {
+	err := eachCompoundPart(body, func(p []byte) { parts = append(parts, p) })
+	return parts, err
+}
+
+// eachCompoundPart calls fn with each part of a compound body (after the type byte), in
+// order, each capped at its own length, until the data ends partway through a part
+// (ErrTruncated). A count whose length table does not fit is refused before any part.
+func eachCompoundPart(body []byte, fn func(part []byte)) error {
 	if len(body) < 1 {
-		return parts, fmt.Errorf("compound count: %w", ErrTruncated)
+		return fmt.Errorf("compound count: %w", ErrTruncated)
 	}
 	n := int(body[0])
 	if len(body) < 1+2*n {
-		return parts, fmt.Errorf("compound of %d parts: %w", n, ErrTruncated)
+		return fmt.Errorf("compound of %d parts: %w", n, ErrTruncated)
 	}
 	off := 1 + 2*n
 	for i := range n {
 		l := int(binary.BigEndian.Uint16(body[1+2*i:]))
 		if off+l > len(body) {
-			return parts, fmt.Errorf("compound part %d of %d: %w", i, n, ErrTruncated)
+			return fmt.Errorf("compound part %d of %d: %w", i, n, ErrTruncated)
 		}
-		parts = append(parts, body[off:off+l:off+l])
+		fn(body[off : off+l : off+l])
 		off += l
 	}
-	return parts, nil
+	return nil
 }
 
 // AppendCompress wraps msg in a compress message (section 5.3): LZW, LSB order, width 8.
@@ -195,12 +203,9 @@ func unpack(buf []byte, lim Limits, decompress func([]byte, int) ([]byte, error)
 			errf(fmt.Errorf("compound nested too deeply: %w", ErrMalformed))
 			return
 		}
-		var stack [16][]byte
-		parts, err := SplitCompound(buf[1:], stack[:0])
-		for _, p := range parts {
-			unpack(p, lim, decompress, depth+1, fn, errf)
-		}
-		if err != nil {
+		// Each part is handled as it is found, with no list of them: a join's packets hold
+		// dozens of alives.
+		if err := eachCompoundPart(buf[1:], func(p []byte) { unpack(p, lim, decompress, depth+1, fn, errf) }); err != nil {
 			errf(err)
 		}
 	case CompressMsg:
