@@ -29,23 +29,12 @@ func TestGet(t *testing.T) {
 // A value no worker has started is worked out by Get itself: with every worker busy, Get
 // still returns.
 func TestGetWorksItOutWhenWorkersAreBusy(t *testing.T) {
-	Start(func() int { return 0 }).Get() // starts the workers
-	pool.mu.Lock()
-	workers := pool.count
-	pool.mu.Unlock()
-	release := make(chan struct{})
-	var running sync.WaitGroup
-	running.Add(workers)
-	busy := make([]*Value[int], workers)
-	for i := range busy {
-		busy[i] = Start(func() int { running.Done(); <-release; return i })
-	}
-	running.Wait() // every worker is inside a busy value
+	busy, release := occupyWorkers()
 	v := Start(func() int { return 7 })
 	if got := v.Get(); got != 7 {
 		t.Fatalf("got %d", got)
 	}
-	close(release)
+	release()
 	for i, b := range busy {
 		if got := b.Get(); got != i {
 			t.Fatalf("busy value %d: got %d", i, got)
@@ -57,19 +46,8 @@ func TestGetWorksItOutWhenWorkersAreBusy(t *testing.T) {
 // here the only value that can release the busy workers is queued behind them, so a Get that
 // only waited would never return.
 func TestGetHelpsWhileItWaits(t *testing.T) {
-	Start(func() int { return 0 }).Get() // starts the workers
-	pool.mu.Lock()
-	workers := pool.count
-	pool.mu.Unlock()
-	release := make(chan struct{})
-	var running sync.WaitGroup
-	running.Add(workers)
-	busy := make([]*Value[int], workers)
-	for i := range busy {
-		busy[i] = Start(func() int { running.Done(); <-release; return i })
-	}
-	running.Wait() // every worker is inside a busy value
-	Start(func() int { close(release); return 0 })
+	busy, release := occupyWorkers()
+	Start(func() int { release(); return 0 })
 	got := make(chan int)
 	go func() { got <- busy[0].Get() }()
 	select {
@@ -80,4 +58,22 @@ func TestGetHelpsWhileItWaits(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Get waited for a worker without working out the value that frees it")
 	}
+}
+
+// occupyWorkers returns once every worker is inside a value of its own, busy[i] returning i,
+// which waits for release to be called.
+func occupyWorkers() (busy []*Value[int], release func()) {
+	Start(func() int { return 0 }).Get() // starts the workers
+	pool.mu.Lock()
+	workers := pool.count
+	pool.mu.Unlock()
+	gate := make(chan struct{})
+	var running sync.WaitGroup
+	running.Add(workers)
+	busy = make([]*Value[int], workers)
+	for i := range busy {
+		busy[i] = Start(func() int { running.Done(); <-gate; return i })
+	}
+	running.Wait()
+	return busy, func() { close(gate) }
 }
