@@ -340,7 +340,7 @@ scan:
 		// The class holds its items' length, so once it is too long for the space left,
 		// the rest of its items are passed over without reading them (in a join, hundreds
 		// per packet), yet count as looked at, as if one by one.
-		cost, rest := 0xFFFF-int(c.key&0xFFFF)+overhead, c.n
+		cost, rest := c.itemLen()+overhead, c.n
 	items:
 		for b := len(c.blocks) - 1; b >= 0; b-- {
 			blk := c.blocks[b]

@@ -29,6 +29,10 @@ type orderClass struct {
 	n      int
 }
 
+// itemLen is the length of the class's items, or at most that when it is 0xFFFF or more
+// (see BroadcastQueue.key).
+func (c *orderClass) itemLen() int { return 0xFFFF - int(c.key&0xFFFF) }
+
 // orderBlockSize bounds a block: an insert or delete moves at most this many items.
 const orderBlockSize = 64
 
