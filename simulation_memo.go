@@ -27,7 +27,7 @@ package swim
 // And the memo numbers the alives members queue for rebroadcast (noteNews): one per identity
 // and incarnation, shared by every member. A member table remembers which of them it knows
 // to change nothing (memberTable.noops), so that a member passes over an alive in a packet,
-// or an entry of a push/pull state that stands for one (core.entryNews), without decoding it
+// or an entry of a push/pull state that stands for one (member.entryNews), without decoding it
 // or looking its member up: a join's members receive each alive a dozen times.
 
 import (
@@ -76,7 +76,7 @@ type codecMemo struct {
 	origins memoTable[*byte, uint64]
 	// entryNews holds, by where their body lies, what states encoded here say of each of
 	// their entries: the number of an alive news (noteNews) that is old news wherever the
-	// entry is, or 0 (see core.entryNews).
+	// entry is, or 0 (see member.entryNews).
 	entryNews memoTable[*byte, []uint32]
 	// decodedAt holds the decodings of states encoded here, by where their body lies.
 	decodedAt memoTable[*byte, decodedPushPull]
@@ -101,13 +101,22 @@ type codecMemo struct {
 	early int // decodings and states taken from decodeEarly and frameEarly
 }
 
-// bootMemo is the summary of the table a bootstrap made from one slice of identities and
-// one of incarnations (by where they lie: the simulator hands every member the same two).
-type bootMemo struct {
+// bootLayout names the two slices a bootstrap lays tables out from, one of identities and
+// one of incarnations, by where they lie: the simulator hands every member the same two.
+type bootLayout struct {
 	ids  **identity
 	incs *uint32
 	n    int
-	sum  tableSummary
+}
+
+func bootLayoutOf(ids []*identity, incs []uint32) bootLayout {
+	return bootLayout{ids: unsafe.SliceData(ids), incs: unsafe.SliceData(incs), n: len(ids)}
+}
+
+// bootMemo is the summary of the tables of one bootstrap layout.
+type bootMemo struct {
+	of  bootLayout
+	sum tableSummary
 }
 
 // bootSummary gives t, just laid out by a bootstrap from ids and incs with its own member
@@ -115,21 +124,20 @@ type bootMemo struct {
 // hold the same entries in the same order. Without it each of n members would walk its n
 // entries to work the summary out; the first one does, once.
 func (m *codecMemo) bootSummary(ids []*identity, incs []uint32, t *memberTable) {
-	if m.boot.ids == unsafe.SliceData(ids) && m.boot.incs == unsafe.SliceData(incs) && m.boot.n == len(ids) {
+	if m.boot.of == bootLayoutOf(ids, incs) {
 		m.hits++
 		t.adopt(m.boot.sum)
 		return
 	}
-	m.boot = bootMemo{ids: unsafe.SliceData(ids), incs: unsafe.SliceData(incs), n: len(ids), sum: t.summary()}
+	m.boot = bootMemo{of: bootLayoutOf(ids, incs), sum: t.summary()}
 }
 
 // bootNoops returns which alive news a table laid out by a bootstrap from ids and incs holds
 // as old news (memberTable.noops), but for its own member's, which the caller clears: the
 // same for every table laid out from the same two, so it is worked out once.
 func (m *codecMemo) bootNoops(ids []*identity, incs []uint32) []uint64 {
-	b := &m.bootNews
-	if b.ids == unsafe.SliceData(ids) && b.incs == unsafe.SliceData(incs) && b.n == len(ids) {
-		return b.noops
+	if m.bootNews.of == bootLayoutOf(ids, incs) {
+		return m.bootNews.noops
 	}
 	var t memberTable
 	for i, id := range ids {
@@ -137,15 +145,13 @@ func (m *codecMemo) bootNoops(ids []*identity, incs []uint32) []uint64 {
 			t.markNoop(a.seq)
 		}
 	}
-	*b = bootNoopsMemo{ids: unsafe.SliceData(ids), incs: unsafe.SliceData(incs), n: len(ids), noops: t.noops}
-	return b.noops
+	m.bootNews = bootNoopsMemo{of: bootLayoutOf(ids, incs), noops: t.noops}
+	return t.noops
 }
 
-// bootNoopsMemo is bootNoops' answer for one slice of identities and one of incarnations.
+// bootNoopsMemo is bootNoops' answer for one bootstrap layout.
 type bootNoopsMemo struct {
-	ids   **identity
-	incs  *uint32
-	n     int
+	of    bootLayout
 	noops []uint64
 }
 
@@ -355,7 +361,7 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 }
 
 // stateAhead is a member's push/pull state, encoded and framed on another goroutine (see
-// frameEarly), and what its entries stand for (core.entryNews).
+// frameEarly), and what its entries stand for (member.entryNews).
 type stateAhead struct {
 	news []uint32
 	out  *later.Value[framedState]

@@ -364,7 +364,7 @@ func (t *memberTable) recount(m *member, d int) {
 
 // setIncarnation sets m's incarnation.
 func (t *memberTable) setIncarnation(m *member, inc uint32) {
-	if inc < m.incarnation {
+	if len(t.noops) > 0 && inc < m.incarnation {
 		t.forgetNoops()
 	}
 	t.recount(m, -1)
@@ -375,8 +375,8 @@ func (t *memberTable) setIncarnation(m *member, inc uint32) {
 // setIdentity sets m's identity (its address, metadata or protocol versions changed) and
 // its incarnation.
 func (t *memberTable) setIdentity(m *member, id *identity, inc uint32) {
-	if inc < m.incarnation || id.port != m.port || !bytes.Equal(id.addrBytes(), m.addrBytes()) {
-		t.forgetNoops()
+	if len(t.noops) > 0 && (inc < m.incarnation || id.port != m.port || !bytes.Equal(id.addrBytes(), m.addrBytes())) {
+		t.forgetNoops() // a real member never marks any, and never pays for the check
 	}
 	t.recount(m, -1)
 	m.identity, m.incarnation = id, inc

@@ -156,7 +156,7 @@ type stateDraft struct {
 	entries []draftEntry // the table's, in order
 	user    []byte       // the application's state
 	size    int          // the encoding's length, at most
-	news    []uint32     // for the simulator: see core.entryNews
+	news    []uint32     // for the simulator: each entry's member.entryNews
 }
 
 // draftEntry is one member's push/pull entry: the parts of its encoding its identity keeps,
@@ -174,13 +174,16 @@ func (c *core) draftState(join bool) *stateDraft {
 		d.user = c.cfg.Delegate.LocalState(join)
 	}
 	d.size = 64 + len(d.user)
+	if c.memo != nil {
+		d.news = make([]uint32, len(c.members.list))
+	}
 	for i, m := range c.members.list {
 		p := m.stateParts()
 		d.entries[i] = draftEntry{parts: p, incarnation: m.incarnation, state: m.st}
 		d.size += p.Len() + 9 + 1 // a uint32 takes at most 9 bytes, a state 1
-	}
-	if c.memo != nil {
-		d.news = c.entryNews()
+		if d.news != nil {
+			d.news[i] = m.entryNews()
+		}
 	}
 	return d
 }
@@ -197,17 +200,15 @@ func (d *stateDraft) encode() []byte {
 	return append(plain, d.user...)
 }
 
-// entryNews says, for the simulator, what each entry of a state of this table is: an alive
-// entry for the identity of an alive news (noteNews) of the entry's incarnation or later is
-// old news wherever that news is (memberTable.noops), so its number stands for the entry.
-func (c *core) entryNews() []uint32 {
-	news := make([]uint32, len(c.members.list))
-	for i, m := range c.members.list {
-		if a := m.identity.alive; a != nil && a.seq != 0 && m.identity.aliveInc >= m.incarnation && m.state() == StateAlive {
-			news[i] = a.seq
-		}
+// entryNews says, for the simulator, what m's entry in a push/pull state is: an alive entry
+// for the identity of an alive news (noteNews) of the entry's incarnation or later is old
+// news wherever that news is (memberTable.noops), so the news' number stands for the entry;
+// 0 for any other.
+func (m *member) entryNews() uint32 {
+	if a := m.identity.alive; a != nil && m.identity.aliveInc >= m.incarnation && m.state() == StateAlive {
+		return a.seq
 	}
-	return news
+	return 0
 }
 
 // keepState notes a state just framed (buf) from plain, the table of fingerprint sum, whose
@@ -467,7 +468,7 @@ func (c *core) mergeReply(reply []byte) error {
 // same says it was built from a table with this member's own fingerprint: the same members,
 // in the same order, at the same incarnations and states. Merging it then changes nothing
 // (every entry is news this member has), so the entries need not be walked. Otherwise news
-// says, entry by entry, which alive news each stands for (core.entryNews): an entry whose
+// says, entry by entry, which alive news each stands for (member.entryNews): an entry whose
 // news this member's table knows to be old (memberTable.noops) changes nothing either. A
 // real member knows nothing of where a state came from and walks every entry, and so does
 // one whose Alive delegate must hear of every entry.
