@@ -1008,11 +1008,11 @@ func (c *core) shareMemo(m *codecMemo) {
 }
 
 // decodePushPull decodes a push/pull body, through the memo if there is one.
-func (c *core) decodePushPull(body []byte) (*wire.PushPull, error) {
+func (c *core) decodePushPull(body []byte) (*wire.PushStates, error) {
 	if c.memo != nil {
 		return c.memo.decodePushPull(body, c.lim)
 	}
-	return wire.DecodePushPull(body, c.lim)
+	return wire.DecodeStates(body, c.lim)
 }
 
 // viewChanged reports the view's version: it moves whenever snapshot would return something

@@ -163,7 +163,7 @@ type decompressed struct {
 type decodedPushPull struct {
 	in  []byte
 	lim wire.Limits
-	pp  *wire.PushPull
+	pp  *wire.PushStates
 }
 
 func newCodecMemo() *codecMemo {
@@ -323,8 +323,8 @@ func (m *codecMemo) origin(body []byte) (uint64, bool) {
 	return m.origins.get(unsafe.SliceData(body))
 }
 
-// decodePushPull is wire.DecodePushPull, remembered.
-func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull, error) {
+// decodePushPull is wire.DecodeStates, remembered.
+func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushStates, error) {
 	// A state encoded here is never written to, so where it lies names its bytes: found
 	// by address, it needs no hash or comparison of a whole table's bytes.
 	var at *byte
@@ -340,14 +340,14 @@ func (m *codecMemo) decodePushPull(body []byte, lim wire.Limits) (*wire.PushPull
 		m.hits++
 		return d.share(), nil
 	}
-	var pp *wire.PushPull
+	var pp *wire.PushStates
 	var err error
 	if f, ok := m.ahead.get(unsafe.SliceData(body)); ok && f.lim == lim && f.n == len(body) {
 		d := f.pp.Get()
 		pp, err = d.pp, d.err
 		m.early++
 	} else {
-		pp, err = wire.DecodePushPull(body, lim)
+		pp, err = wire.DecodeStates(body, lim)
 	}
 	if err != nil {
 		return pp, err
@@ -440,9 +440,9 @@ type decodeAhead struct {
 	pp  *later.Value[decoding]
 }
 
-// decoding is what wire.DecodePushPull returns.
+// decoding is what wire.DecodeStates returns.
 type decoding struct {
-	pp  *wire.PushPull
+	pp  *wire.PushStates
 	err error
 }
 
@@ -462,14 +462,14 @@ func (m *codecMemo) decodeEarly(plain []byte, lim wire.Limits) {
 		return
 	}
 	m.ahead.put(at, decodeAhead{lim: lim, n: len(body), pp: later.Start(func() decoding {
-		pp, err := wire.DecodePushPull(body, lim)
+		pp, err := wire.DecodeStates(body, lim)
 		return decoding{pp, err}
 	})})
 }
 
 // share returns the decoding for one more member: the same entries, read only, and a copy
 // of the application's state, which a delegate may keep.
-func (d decodedPushPull) share() *wire.PushPull {
+func (d decodedPushPull) share() *wire.PushStates {
 	pp := *d.pp
 	pp.UserState = bytes.Clone(pp.UserState)
 	return &pp

@@ -317,7 +317,7 @@ func (c *core) randomAlive() *member {
 }
 
 // servePushPull answers a peer's push/pull with this member's state, then merges the peer's.
-func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushPull, known knownState) []byte {
+func (c *core) servePushPull(from netip.AddrPort, pp *wire.PushStates, known knownState) []byte {
 	reply := c.localState(pp.Join)
 	if err := c.mergeRemote(pp, known); err != nil {
 		c.log.Debug("push/pull merge refused", "peer", from.String(), "error", err)
@@ -494,38 +494,39 @@ func (c *core) knowState(body []byte, join bool) knownState {
 // cut off. If known says the state is this member's own table, the version check, the Merge
 // delegate and the application's state still see it, but its entries change nothing; an
 // alive entry known to be old news is passed over.
-func (c *core) mergeRemote(pp *wire.PushPull, known knownState) error {
+func (c *core) mergeRemote(pp *wire.PushStates, known knownState) error {
 	same, news := known.same, known.news
-	if len(news) != len(pp.Nodes) {
+	if len(news) != pp.Len() {
 		news = nil
 	}
-	if err := c.checkCompatible(pp.Nodes, same); err != nil {
+	if err := c.checkCompatible(pp, same); err != nil {
 		c.drop(DropIncompatible, netip.AddrPort{}, err)
 		return err
 	}
 	if pp.Join && c.cfg.Merge != nil {
-		peers := make([]Node, 0, len(pp.Nodes))
-		for i := range pp.Nodes {
-			peers = append(peers, pushStateNode(&pp.Nodes[i]))
+		peers := make([]Node, 0, pp.Len())
+		for i := range pp.Len() {
+			peers = append(peers, pushStateNode(pp.Node(i)))
 		}
 		if err := c.cfg.Merge.NotifyMerge(peers); err != nil {
 			return fmt.Errorf("swim: merge vetoed by delegate: %w", err)
 		}
 	}
 	if !same {
-		for i := range pp.Nodes {
-			s := &pp.Nodes[i]
-			switch NodeState(s.State) {
+		for i := range pp.Len() {
+			switch NodeState(pp.State(i)) {
 			case StateAlive:
 				if news != nil && news[i] != 0 && c.members.isNoop(news[i]) {
 					c.memo.noops++
 					continue
 				}
+				s := pp.Node(i)
 				c.aliveNode(&wire.Alive{Incarnation: s.Incarnation, Node: s.Name, Addr: s.Addr, Port: s.Port, Meta: s.Meta, Vsn: s.Vsn}, true)
 			case StateLeft:
-				c.deadNode(&wire.Dead{Incarnation: s.Incarnation, Node: s.Name, From: s.Name})
+				name := pp.Name(i)
+				c.deadNode(&wire.Dead{Incarnation: pp.Incarnation(i), Node: name, From: name})
 			case StateDead, StateSuspect:
-				c.applySuspect(&wire.Suspect{Incarnation: s.Incarnation, Node: s.Name, From: c.self.name}, false)
+				c.applySuspect(&wire.Suspect{Incarnation: pp.Incarnation(i), Node: pp.Name(i), From: c.self.name}, false)
 			}
 		}
 	}
@@ -535,7 +536,7 @@ func (c *core) mergeRemote(pp *wire.PushPull, known knownState) error {
 	return nil
 }
 
-func pushStateNode(s *wire.PushNodeState) Node {
+func pushStateNode(s wire.PushNodeState) Node {
 	n := Node{Name: s.Name, Addr: s.Addr, Port: s.Port, Meta: s.Meta, State: NodeState(s.State), Incarnation: s.Incarnation}
 	if len(s.Vsn) >= 6 {
 		n.PMin, n.PMax, n.PCur, n.DMin, n.DMax, n.DCur = s.Vsn[0], s.Vsn[1], s.Vsn[2], s.Vsn[3], s.Vsn[4], s.Vsn[5]
@@ -545,7 +546,7 @@ func pushStateNode(s *wire.PushNodeState) Node {
 
 // checkCompatible is memberlist's version check (section 10.6): every member's spoken
 // protocol and delegate versions must lie within what every alive member understands.
-func (c *core) checkCompatible(remote []wire.PushNodeState, same bool) error {
+func (c *core) checkCompatible(remote *wire.PushStates, same bool) error {
 	local := c.localVersions()
 	if same && local.allPLo >= local.pMin && local.allPHi <= local.pMax && local.allDLo >= local.dMin && local.allDHi <= local.dMax {
 		// The remote entries are this table's own: the ranges they allow are its alive
@@ -553,39 +554,32 @@ func (c *core) checkCompatible(remote []wire.PushNodeState, same bool) error {
 		return nil
 	}
 	pMin, pMax, dMin, dMax := local.pMin, local.pMax, local.dMin, local.dMax
-	widen := func(v []byte) {
-		pMin, pMax = max(pMin, v[0]), min(pMax, v[1])
-		dMin, dMax = max(dMin, v[3]), min(dMax, v[4])
-	}
-	for i := range remote {
-		if NodeState(remote[i].State) == StateAlive && len(remote[i].Vsn) >= 5 {
-			widen(remote[i].Vsn)
+	for i := range remote.Len() {
+		if v := remote.Vsn(i); NodeState(remote.State(i)) == StateAlive && len(v) >= 5 {
+			pMin, pMax = max(pMin, v[0]), min(pMax, v[1])
+			dMin, dMax = max(dMin, v[3]), min(dMax, v[4])
 		}
 	}
-	fits := func(name string, pCur, dCur uint8) error {
-		if pCur < pMin || pCur > pMax || dCur < dMin || dCur > dMax {
-			return fmt.Errorf("%w: member %q speaks protocol %d (cluster accepts %d..%d) and delegate protocol %d (accepts %d..%d)",
-				ErrIncompatible, name, pCur, pMin, pMax, dCur, dMin, dMax)
-		}
-		return nil
+	fits := func(pCur, dCur uint8) bool { return pCur >= pMin && pCur <= pMax && dCur >= dMin && dCur <= dMax }
+	unfit := func(name string, pCur, dCur uint8) error {
+		return fmt.Errorf("%w: member %q speaks protocol %d (cluster accepts %d..%d) and delegate protocol %d (accepts %d..%d)",
+			ErrIncompatible, name, pCur, pMin, pMax, dCur, dMin, dMax)
 	}
-	for i := range remote {
+	for i := range remote.Len() {
 		var pCur, dCur uint8
-		if v := remote[i].Vsn; len(v) >= 6 {
+		if v := remote.Vsn(i); len(v) >= 6 {
 			pCur, dCur = v[2], v[5]
 		}
-		if err := fits(remote[i].Name, pCur, dCur); err != nil {
-			return err
+		if !fits(pCur, dCur) {
+			return unfit(remote.Name(i), pCur, dCur)
 		}
 	}
 	if local.pLo >= pMin && local.pHi <= pMax && local.dLo >= dMin && local.dHi <= dMax {
 		return nil // every alive member here fits
 	}
 	for _, m := range c.members.list {
-		if m.state() == StateAlive {
-			if err := fits(m.name, m.vsn[2], m.vsn[5]); err != nil {
-				return err
-			}
+		if m.state() == StateAlive && !fits(m.vsn[2], m.vsn[5]) {
+			return unfit(m.name, m.vsn[2], m.vsn[5])
 		}
 	}
 	return nil

@@ -165,7 +165,7 @@ func TestPushPullMergeRules(t *testing.T) {
 		{Name: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 4, State: int(StateDead), Vsn: []byte{1, 5, 2, 0, 0, 0}},
 		{Name: "self", Addr: []byte{10, 0, 0, 1}, Port: 7946, Incarnation: 6, State: int(StateDead), Vsn: []byte{1, 5, 2, 0, 0, 0}},
 	}}
-	require.NoError(t, c.mergeRemote(pp, knownState{}))
+	require.NoError(t, c.mergeRemote(statesOf(t, pp), knownState{}))
 	require.Equal(t, StateSuspect, stateOf(t, c, "a"))
 	require.Equal(t, uint32(7), c.self.incarnation)
 }
@@ -177,7 +177,7 @@ func TestPushPullIncompatibleRefused(t *testing.T) {
 	pp := &wire.PushPull{Nodes: []wire.PushNodeState{
 		{Name: "old", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 1, 1, 0, 0, 0}},
 	}}
-	err := c.mergeRemote(pp, knownState{})
+	err := c.mergeRemote(statesOf(t, pp), knownState{})
 	require.ErrorIs(t, err, ErrIncompatible)
 	require.Nil(t, c.members.get("old"))
 	require.Equal(t, uint64(1), c.drops.counts[DropIncompatible])
@@ -239,13 +239,13 @@ func TestMergeDelegateDecidesJoinsOnly(t *testing.T) {
 	cfg.Merge = veto
 	c := testCore(t, cfg)
 	node := wire.PushNodeState{Name: "a", Addr: []byte{10, 0, 0, 2}, Port: 7946, Incarnation: 1, State: int(StateAlive), Vsn: []byte{1, 5, 2, 0, 0, 0}}
-	err := c.mergeRemote(&wire.PushPull{Join: true, Nodes: []wire.PushNodeState{node}}, knownState{})
+	err := c.mergeRemote(statesOf(t, &wire.PushPull{Join: true, Nodes: []wire.PushNodeState{node}}), knownState{})
 	require.ErrorContains(t, err, "Merge canceled")
 	require.Nil(t, c.members.get("a"), "a refused join merges nothing")
 	require.Len(t, veto.shown, 1)
 	require.Equal(t, "a", veto.shown[0][0].Name)
 
-	require.NoError(t, c.mergeRemote(&wire.PushPull{Nodes: []wire.PushNodeState{node}}, knownState{}))
+	require.NoError(t, c.mergeRemote(statesOf(t, &wire.PushPull{Nodes: []wire.PushNodeState{node}}), knownState{}))
 	require.Equal(t, StateAlive, stateOf(t, c, "a"), "a periodic push/pull merges")
 	require.Len(t, veto.shown, 1, "without asking")
 }
@@ -491,13 +491,13 @@ func TestPushPullVersionCheckMatchesThePlainOne(t *testing.T) {
 		for _, m := range c.members.list {
 			own = append(own, wire.PushNodeState{Name: m.name, State: int(m.state()), Vsn: m.vsn[:]})
 		}
-		ownErr := c.checkCompatible(own, true)
+		ownErr := c.checkCompatible(statesOf(t, &wire.PushPull{Nodes: own}), true)
 		if want := compatReference(c, own); want == "" {
 			require.NoError(t, ownErr, "step %d, own table", step)
 		} else {
 			require.Contains(t, ownErr.Error(), fmt.Sprintf("member %q", want), "step %d, own table", step)
 		}
-		err := c.checkCompatible(remote, false)
+		err := c.checkCompatible(statesOf(t, &wire.PushPull{Nodes: remote}), false)
 		want := compatReference(c, remote)
 		if want == "" {
 			require.NoError(t, err, "step %d", step)
@@ -538,4 +538,12 @@ func TestSharedEventRoomIsHeldByOneOutboxAtATime(t *testing.T) {
 	a.out.reset()
 	require.GreaterOrEqual(t, cap(room), 100)
 	require.Nil(t, a.out.events)
+}
+
+// statesOf is pp as a member receives it: encoded, then decoded.
+func statesOf(t testing.TB, pp *wire.PushPull) *wire.PushStates {
+	t.Helper()
+	ps, err := wire.DecodeStates(pp.Append(nil)[1:], wire.DefaultLimits())
+	require.NoError(t, err)
+	return ps
 }

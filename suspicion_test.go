@@ -192,7 +192,7 @@ func TestMergedSuspicionIsNotGossiped(t *testing.T) {
 	p1 := h.c.members.get("p1")
 	pp := &wire.PushPull{Nodes: []wire.PushNodeState{{Name: "p1", Addr: p1.addrBytes(), Port: 7946,
 		Incarnation: p1.incarnation, State: int(StateSuspect), Vsn: []byte{1, 5, 2, 0, 0, 0}}}}
-	require.NoError(t, h.c.mergeRemote(pp, knownState{}))
+	require.NoError(t, h.c.mergeRemote(statesOf(t, pp), knownState{}))
 	require.Equal(t, StateSuspect, stateOf(t, h.c, "p1"), "the merge applies the suspicion")
 
 	for range 10 {

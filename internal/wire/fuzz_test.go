@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func seeds(f *testing.F) {
@@ -57,13 +59,50 @@ func FuzzDecodeMessages(f *testing.F) {
 func FuzzDecodePushPull(f *testing.F) {
 	seeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if pp, err := DecodePushPull(b, DefaultLimits()); err == nil {
+		pp, err := DecodePushPull(b, DefaultLimits())
+		want, wantErr := decodeEachNodeState(b, DefaultLimits())
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("DecodePushPull says %v, node state by node state %v", err, wantErr)
+		}
+		if err == nil {
+			require.Equal(t, want, pp, "the same as decoding node state by node state")
 			if _, err := DecodePushPull(pp.Append(nil)[1:], DefaultLimits()); err != nil {
 				t.Fatalf("re-decoding a push/pull: %v", err)
 			}
 		}
 		_, _ = DecodeStreamUser(b, DefaultLimits())
 	})
+}
+
+// decodeEachNodeState decodes a push/pull body the plain way: the header, then each entry
+// with PushNodeState.DecodeBody, then the user state. DecodeStates must agree with it.
+func decodeEachNodeState(body []byte, lim Limits) (*PushPull, error) {
+	var h PushPullHeader
+	off, err := h.DecodeBody(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPushPullHeader(&h, lim); err != nil {
+		return nil, err
+	}
+	if h.Nodes > (len(body)-off)/minNodeStateSize {
+		return nil, ErrTruncated
+	}
+	p := &PushPull{Join: h.Join, Nodes: make([]PushNodeState, h.Nodes)}
+	for i := range p.Nodes {
+		n, err := p.Nodes[i].DecodeBody(body[off:])
+		if err != nil {
+			return nil, err
+		}
+		off += n
+	}
+	if len(body)-off < h.UserStateLen {
+		return nil, ErrTruncated
+	}
+	if h.UserStateLen > 0 {
+		p.UserState = body[off : off+h.UserStateLen]
+	}
+	return p, nil
 }
 
 func FuzzUnpack(f *testing.F) {

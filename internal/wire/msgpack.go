@@ -86,8 +86,6 @@ const maxDepth = 32
 type decoder struct {
 	b   []byte
 	off int
-	// arena, if set, holds the byte strings decoded (bytes) instead of one allocation each.
-	arena *arena
 }
 
 // arena hands out room for many small byte strings from a few larger allocations: a push/pull
@@ -99,9 +97,14 @@ type arena struct{ free []byte }
 // arenaChunk is how much room an arena takes at a time.
 const arenaChunk = 16 << 10
 
-// copy returns a copy of v in the arena.
-func (a *arena) copy(v []byte) []byte {
-	if cap(a.free)-len(a.free) < len(v) {
+// clone returns a copy of v in the arena: nil for nil, empty but not nil for empty.
+func (a *arena) clone(v []byte) []byte {
+	switch {
+	case v == nil:
+		return nil
+	case len(v) == 0:
+		return []byte{}
+	case cap(a.free)-len(a.free) < len(v):
 		a.free = make([]byte, 0, max(arenaChunk, len(v)))
 	}
 	start := len(a.free)
@@ -236,9 +239,6 @@ func (d *decoder) bytes() ([]byte, error) {
 	v, isNil, err := d.raw()
 	if err != nil || isNil {
 		return nil, err
-	}
-	if d.arena != nil {
-		return d.arena.copy(v), nil
 	}
 	return append(make([]byte, 0, len(v)), v...), nil
 }

@@ -99,11 +99,8 @@ func AppendNodeState(b []byte, p *NodeStateParts, incarnation uint32, state int)
 }
 
 // DecodeBody decodes a node state map and returns the bytes it took.
-func (s *PushNodeState) DecodeBody(body []byte) (int, error) { return s.decodeBody(body, nil) }
-
-// decodeBody is DecodeBody taking the byte strings' room from a, if set.
-func (s *PushNodeState) decodeBody(body []byte, a *arena) (int, error) {
-	d := decoder{b: body, arena: a}
+func (s *PushNodeState) DecodeBody(body []byte) (int, error) {
+	d := decoder{b: body}
 	err := d.fields(func(k []byte) (bool, error) {
 		var err error
 		var u uint64
@@ -152,8 +149,56 @@ func (p *PushPull) Append(b []byte) []byte {
 // minNodeStateSize is the smallest encoding of a node state: a map header and seven keys.
 const minNodeStateSize = 1 + 7*2
 
-// DecodePushPull decodes a push/pull body (after the type byte).
+// DecodePushPull decodes a push/pull body (after the type byte) into a PushPull of its own:
+// DecodeStates, every entry copied out.
 func DecodePushPull(body []byte, lim Limits) (*PushPull, error) {
+	ps, err := DecodeStates(body, lim)
+	if err != nil {
+		return nil, err
+	}
+	p := &PushPull{Join: ps.Join, Nodes: make([]PushNodeState, ps.Len()), UserState: ps.UserState}
+	var room arena
+	for i := range p.Nodes {
+		p.Nodes[i] = ps.node(i, &room)
+	}
+	return p, nil
+}
+
+// PushStates is a decoded push/pull whose node states are read in place: an entry is where
+// its byte strings lie in the message and its numbers, 48 bytes without pointers, and a
+// field becomes a string or slice of its own only when asked for. A push/pull carries every
+// member of a cluster, and its receiver applies few of the entries (most say what it knows):
+// decoding each to a PushNodeState cost an allocation or more per field and left the
+// collector a slice of pointers to scan, for entries then passed over.
+//
+// It reads the body it was decoded from, which must not change while it is in use.
+type PushStates struct {
+	Join      bool
+	UserState []byte // a copy of the application's state
+	body      []byte
+	spill     []byte // byte strings the sender wrote as msgpack arrays, converted
+	entries   []stateEntry
+}
+
+type stateEntry struct {
+	name, addr, meta, vsn span
+	incarnation           uint32
+	state                 int32
+	port                  uint16
+}
+
+// span is where one of an entry's byte strings lies: n bytes from off in the body, or in
+// spill if off has spilledSpan set. n is nilSpan for a msgpack nil.
+type span struct{ off, n uint32 }
+
+const (
+	spilledSpan = 1 << 31
+	nilSpan     = ^uint32(0)
+)
+
+// DecodeStates decodes a push/pull body (after the type byte), checking every entry as
+// DecodePushPull does: an error in any refuses the whole message.
+func DecodeStates(body []byte, lim Limits) (*PushStates, error) {
 	var h PushPullHeader
 	off, err := h.DecodeBody(body)
 	if err != nil {
@@ -165,22 +210,127 @@ func DecodePushPull(body []byte, lim Limits) (*PushPull, error) {
 	if h.Nodes > (len(body)-off)/minNodeStateSize {
 		return nil, fmt.Errorf("push/pull claims %d nodes in %d bytes: %w", h.Nodes, len(body)-off, ErrTruncated)
 	}
-	p := &PushPull{Join: h.Join, Nodes: make([]PushNodeState, h.Nodes)}
-	var room arena
-	for i := range p.Nodes {
-		n, err := p.Nodes[i].decodeBody(body[off:], &room)
-		if err != nil {
+	if len(body) >= spilledSpan {
+		return nil, fmt.Errorf("push/pull of %d bytes: %w", len(body), ErrOversized)
+	}
+	p := &PushStates{Join: h.Join, body: body, entries: make([]stateEntry, h.Nodes)}
+	d := decoder{b: body, off: off}
+	for i := range p.entries {
+		if err := p.decodeEntry(&d, &p.entries[i]); err != nil {
 			return nil, fmt.Errorf("push/pull node state %d: %w", i, err)
 		}
-		off += n
 	}
-	if len(body)-off < h.UserStateLen {
+	if len(body)-d.off < h.UserStateLen {
 		return nil, fmt.Errorf("push/pull user state: %w", ErrTruncated)
 	}
 	if h.UserStateLen > 0 {
-		p.UserState = append([]byte(nil), body[off:off+h.UserStateLen]...)
+		p.UserState = append([]byte(nil), body[d.off:d.off+h.UserStateLen]...)
 	}
 	return p, nil
+}
+
+// decodeEntry decodes one node state map as PushNodeState.DecodeBody does, into e: a field
+// the map leaves out is nil.
+func (p *PushStates) decodeEntry(d *decoder, e *stateEntry) error {
+	none := span{n: nilSpan}
+	e.name, e.addr, e.meta, e.vsn = none, none, none, none
+	return d.fields(func(k []byte) (bool, error) {
+		var err error
+		var u uint64
+		var v int
+		switch string(k) {
+		case "Name":
+			e.name, err = p.span(d)
+		case "Addr":
+			e.addr, err = p.span(d)
+		case "Port":
+			u, err = d.uint(math.MaxUint16)
+			e.port = uint16(u)
+		case "Meta":
+			e.meta, err = p.span(d)
+		case "Incarnation":
+			u, err = d.uint(math.MaxUint32)
+			e.incarnation = uint32(u)
+		case "State":
+			v, err = d.int()
+			e.state = int32(v)
+		case "Vsn":
+			e.vsn, err = p.span(d)
+		default:
+			return false, nil
+		}
+		return true, err
+	})
+}
+
+// span reads a byte string as where it lies: in the body, or, if the sender wrote it as an
+// array of integers, in spill.
+func (p *PushStates) span(d *decoder) (span, error) {
+	start := d.off
+	v, isNil, err := d.raw()
+	switch {
+	case err != nil:
+		return span{}, err
+	case isNil:
+		return span{n: nilSpan}, nil
+	case isArray(d.b[start]):
+		s := span{off: uint32(len(p.spill)) | spilledSpan, n: uint32(len(v))}
+		p.spill = append(p.spill, v...)
+		return s, nil
+	}
+	return span{off: uint32(d.off - len(v)), n: uint32(len(v))}, nil
+}
+
+// isArray says whether a msgpack value starting with c is an array.
+func isArray(c byte) bool { return c&0xf0 == 0x90 || c == 0xdc || c == 0xdd }
+
+// view returns the bytes s spans, capped at their length; nil for a nil.
+func (p *PushStates) view(s span) []byte {
+	switch {
+	case s.n == nilSpan:
+		return nil
+	case s.off&spilledSpan != 0:
+		at := s.off &^ spilledSpan
+		return p.spill[at : at+s.n : at+s.n]
+	}
+	return p.body[s.off : s.off+s.n : s.off+s.n]
+}
+
+// Len is how many node states the push/pull carries.
+func (p *PushStates) Len() int { return len(p.entries) }
+
+// Name is entry i's name, a string of its own.
+func (p *PushStates) Name(i int) string { return string(p.view(p.entries[i].name)) }
+
+// State is entry i's state.
+func (p *PushStates) State(i int) int { return int(p.entries[i].state) }
+
+// Incarnation is entry i's incarnation.
+func (p *PushStates) Incarnation(i int) uint32 { return p.entries[i].incarnation }
+
+// Vsn is entry i's protocol versions, read in place: not to be written to or kept.
+func (p *PushStates) Vsn(i int) []byte { return p.view(p.entries[i].vsn) }
+
+// Node is entry i as a PushNodeState of its own (its byte strings share one allocation).
+func (p *PushStates) Node(i int) PushNodeState {
+	e := &p.entries[i]
+	room := arena{free: make([]byte, 0, spanLen(e.addr)+spanLen(e.meta)+spanLen(e.vsn))}
+	return p.node(i, &room)
+}
+
+// spanLen is how many bytes s spans.
+func spanLen(s span) int {
+	if s.n == nilSpan {
+		return 0
+	}
+	return int(s.n)
+}
+
+// node is Node taking the byte strings' room from a.
+func (p *PushStates) node(i int, a *arena) PushNodeState {
+	e := &p.entries[i]
+	return PushNodeState{Name: p.Name(i), Addr: a.clone(p.view(e.addr)), Port: e.port, Meta: a.clone(p.view(e.meta)),
+		Incarnation: e.incarnation, State: int(e.state), Vsn: a.clone(p.view(e.vsn))}
 }
 
 func checkPushPullHeader(h *PushPullHeader, lim Limits) error {

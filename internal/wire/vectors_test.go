@@ -265,6 +265,40 @@ func TestDecodePushPullArena(t *testing.T) {
 	require.Less(t, allocs, 1100.0, "about one allocation per name, not four per entry")
 }
 
+// A decoded push/pull reads its entries in place: a byte string sent as an array of integers
+// is read the same as one sent as bytes, a nil stays nil and an empty one empty, and what
+// Node copies out is the caller's to change.
+func TestPushStatesReadInPlace(t *testing.T) {
+	a := PushNodeState{Name: "a", Addr: []byte{10, 0, 0, 1}, Port: 7946, Incarnation: 3, State: 2, Vsn: []byte{1, 5, 5, 0, 0, 0}}
+	b := PushNodeState{Name: "b", Addr: []byte{10, 0, 0, 2}, Port: 7947, Meta: []byte{}, Incarnation: 1 << 31, Vsn: []byte{1, 5, 4, 0, 0, 0}}
+	body := (&PushPull{Nodes: []PushNodeState{a, b}, UserState: []byte("us")}).Append(nil)[1:]
+	// b's versions as memberlist's older encoders wrote them: an array of six integers.
+	vsn := appendBytes(nil, b.Vsn)
+	at := bytes.LastIndex(body, vsn)
+	require.Positive(t, at)
+	body = slices.Concat(body[:at], []byte{0x96, 1, 5, 4, 0, 0, 0}, body[at+len(vsn):])
+
+	ps, err := DecodeStates(body, DefaultLimits())
+	require.NoError(t, err)
+	require.Equal(t, 2, ps.Len())
+	require.Equal(t, []byte("us"), ps.UserState)
+	for i, want := range []PushNodeState{a, b} {
+		require.Equal(t, want.Name, ps.Name(i))
+		require.Equal(t, want.State, ps.State(i))
+		require.Equal(t, want.Incarnation, ps.Incarnation(i))
+		require.Equal(t, want.Vsn, ps.Vsn(i))
+		require.Equal(t, want, ps.Node(i))
+	}
+	require.Nil(t, ps.Node(0).Meta)
+	require.NotNil(t, ps.Node(1).Meta)
+
+	n := ps.Node(0)
+	n.Addr[0], n.Vsn[0] = 99, 99
+	_ = append(n.Addr, 0xee, 0xee)
+	require.Equal(t, a, ps.Node(0), "writing to a copied-out entry leaves the message alone")
+	require.Equal(t, b, ps.Node(1))
+}
+
 // AppendNodeState gives what AppendBody gives.
 func TestAppendNodeState(t *testing.T) {
 	for _, s := range []PushNodeState{
