@@ -26,8 +26,11 @@ import (
 // member per virtual second, the process's peak resident memory while it ran (Linux), and
 // what each member sent. BenchmarkSimulator also reports the seconds spent building the
 // converged tables (setup_s, n² entries however long the run) and the microseconds per
-// member per virtual second of the run alone (run_us/node/virtual_s: the cost curve), and
-// the run's wall nanoseconds per byte its members sent (run_ns/byte). A real member's work
+// member per virtual second of the run alone (run_us/node/virtual_s: the cost curve), the
+// run's wall nanoseconds per byte its members sent (run_ns/byte), the events it ran (timers
+// fired, datagrams and streams handed over) per member per virtual second
+// (events/node/virtual_s: the members' work), and its wall nanoseconds per event
+// (run_ns/event: what that work costs the machine). A real member's work
 // grows with n too: its push/pulls carry n entries, every PushPullInterval stretched by only
 // log n, so at 10,000 members each merges about six times the entries per second it does at
 // 1,000. Per byte sent, the simulator's cost should stay flat where per member it cannot.
@@ -56,12 +59,14 @@ func BenchmarkSimulator(b *testing.B) {
 				}
 				s.Bootstrap()
 				setup := time.Since(start)
+				events := s.net.Counters().Events
 				b.StartTimer()
 				s.RunFor(5 * time.Second)
 				s.Crash(n / 2)
 				s.RunFor(virtual - 5*time.Second)
 				b.StopTimer()
 				wall := time.Since(start)
+				events = s.net.Counters().Events - events
 				st := s.Stats()
 				reportSimulatorRun(b, n, wall, virtual)
 				// Building n converged tables of n entries is the same work whatever the
@@ -71,6 +76,8 @@ func BenchmarkSimulator(b *testing.B) {
 				b.ReportMetric(float64(st.Bytes+st.StreamBytes)/float64(n)/virtual.Seconds(), "bytes/node/s")
 				b.ReportMetric(float64(st.Packets)/float64(n)/virtual.Seconds(), "packets/node/s")
 				b.ReportMetric(float64((wall-setup).Nanoseconds())/float64(st.Bytes+st.StreamBytes), "run_ns/byte")
+				b.ReportMetric(float64(events)/float64(n)/virtual.Seconds(), "events/node/virtual_s")
+				b.ReportMetric(float64((wall-setup).Nanoseconds())/float64(events), "run_ns/event")
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				b.ReportMetric(float64(ms.HeapInuse)/float64(n*n), "heap_bytes/entry")
