@@ -150,12 +150,13 @@ func (p *prober) next(c *core) *member {
 				return nil
 			}
 		}
+		// The order holds positions in the table as it stands: members are only ever
+		// added at its end (insert) or removed by reap, just above, before the order is
+		// made afresh.
 		m := c.members.list[p.order[p.idx]]
 		p.idx++
 		if m.state() == StateAlive || m.state() == StateSuspect {
-			if c.members.get(m.name) == m {
-				return m
-			}
+			return m
 		}
 	}
 	return nil
