@@ -165,7 +165,7 @@ func DecodePushPull(body []byte, lim Limits) (*PushPull, error) {
 }
 
 // PushStates is a decoded push/pull whose node states are read in place: an entry is where
-// its byte strings lie in the message and its numbers, 48 bytes without pointers, and a
+// its byte strings lie in the message and its numbers, 44 bytes without pointers, and a
 // field becomes a string or slice of its own only when asked for. A push/pull carries every
 // member of a cluster, and its receiver applies few of the entries (most say what it knows):
 // decoding each to a PushNodeState cost an allocation or more per field and left the
