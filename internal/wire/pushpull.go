@@ -284,11 +284,14 @@ func (p *PushStates) span(d *decoder) (span, error) {
 // isArray says whether a msgpack value starting with c is an array.
 func isArray(c byte) bool { return c&0xf0 == 0x90 || c == 0xdc || c == 0xdd }
 
-// view returns the bytes s spans, capped at their length; nil for a nil.
+// view returns the bytes s spans, capped at their length; nil for a nil, and empty but not
+// nil for an empty one (spill may be nil).
 func (p *PushStates) view(s span) []byte {
 	switch {
 	case s.n == nilSpan:
 		return nil
+	case s.n == 0:
+		return []byte{}
 	case s.off&spilledSpan != 0:
 		at := s.off &^ spilledSpan
 		return p.spill[at : at+s.n : at+s.n]
