@@ -56,7 +56,7 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("decode/pushpull-100", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := DecodePushPull(buf[1:], DefaultLimits()); err != nil {
+			if _, err := DecodeStates(buf[1:], DefaultLimits()); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -88,30 +88,6 @@ type decoder struct {
 	off int
 }
 
-// arena hands out room for many small byte strings from a few larger allocations: a push/pull
-// of n members holds 3n of them (address, metadata, versions), and allocating each alone was
-// over half of all the objects a simulated join allocated. Each piece is capped at its own
-// length, so appending to one never writes over the next.
-type arena struct{ free []byte }
-
-// arenaChunk is how much room an arena takes at a time.
-const arenaChunk = 16 << 10
-
-// clone returns a copy of v in the arena: nil for nil, empty but not nil for empty.
-func (a *arena) clone(v []byte) []byte {
-	switch {
-	case v == nil:
-		return nil
-	case len(v) == 0:
-		return []byte{}
-	case cap(a.free)-len(a.free) < len(v):
-		a.free = make([]byte, 0, max(arenaChunk, len(v)))
-	}
-	start := len(a.free)
-	a.free = append(a.free, v...)
-	return a.free[start:len(a.free):len(a.free)]
-}
-
 func (d *decoder) need(n int) error {
 	if n < 0 || len(d.b)-d.off < n {
 		return ErrTruncated

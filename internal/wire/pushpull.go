@@ -149,21 +149,6 @@ func (p *PushPull) Append(b []byte) []byte {
 // minNodeStateSize is the smallest encoding of a node state: a map header and seven keys.
 const minNodeStateSize = 1 + 7*2
 
-// DecodePushPull decodes a push/pull body (after the type byte) into a PushPull of its own:
-// DecodeStates, every entry copied out.
-func DecodePushPull(body []byte, lim Limits) (*PushPull, error) {
-	ps, err := DecodeStates(body, lim)
-	if err != nil {
-		return nil, err
-	}
-	p := &PushPull{Join: ps.Join, Nodes: make([]PushNodeState, ps.Len()), UserState: ps.UserState}
-	var room arena
-	for i := range p.Nodes {
-		p.Nodes[i] = ps.node(i, &room)
-	}
-	return p, nil
-}
-
 // PushStates is a decoded push/pull whose node states are read in place: an entry is where
 // its byte strings lie in the message and its numbers, 44 bytes without pointers, and a
 // field becomes a string or slice of its own only when asked for. A push/pull carries every
@@ -196,8 +181,8 @@ const (
 	nilSpan     = ^uint32(0)
 )
 
-// DecodeStates decodes a push/pull body (after the type byte), checking every entry as
-// DecodePushPull does: an error in any refuses the whole message.
+// DecodeStates decodes a push/pull body (after the type byte), checking every entry: an
+// error in any refuses the whole message.
 func DecodeStates(body []byte, lim Limits) (*PushStates, error) {
 	var h PushPullHeader
 	off, err := h.DecodeBody(body)
@@ -314,11 +299,22 @@ func (p *PushStates) Incarnation(i int) uint32 { return p.entries[i].incarnation
 // Vsn is entry i's protocol versions, read in place: not to be written to or kept.
 func (p *PushStates) Vsn(i int) []byte { return p.view(p.entries[i].vsn) }
 
-// Node is entry i as a PushNodeState of its own (its byte strings share one allocation).
+// Node is entry i as a PushNodeState of its own: its byte strings share one allocation,
+// each capped at its own length, so that appending to one never writes over the next.
 func (p *PushStates) Node(i int) PushNodeState {
 	e := &p.entries[i]
-	room := arena{free: make([]byte, 0, spanLen(e.addr)+spanLen(e.meta)+spanLen(e.vsn))}
-	return p.node(i, &room)
+	room := make([]byte, 0, spanLen(e.addr)+spanLen(e.meta)+spanLen(e.vsn))
+	clone := func(s span) []byte {
+		v := p.view(s)
+		if v == nil {
+			return nil
+		}
+		start := len(room)
+		room = append(room, v...)
+		return room[start:len(room):len(room)]
+	}
+	return PushNodeState{Name: p.Name(i), Addr: clone(e.addr), Port: e.port, Meta: clone(e.meta),
+		Incarnation: e.incarnation, State: int(e.state), Vsn: clone(e.vsn)}
 }
 
 // spanLen is how many bytes s spans.
@@ -327,13 +323,6 @@ func spanLen(s span) int {
 		return 0
 	}
 	return int(s.n)
-}
-
-// node is Node taking the byte strings' room from a.
-func (p *PushStates) node(i int, a *arena) PushNodeState {
-	e := &p.entries[i]
-	return PushNodeState{Name: p.Name(i), Addr: a.clone(p.view(e.addr)), Port: e.port, Meta: a.clone(p.view(e.meta)),
-		Incarnation: e.incarnation, State: int(e.state), Vsn: a.clone(p.view(e.vsn))}
 }
 
 func checkPushPullHeader(h *PushPullHeader, lim Limits) error {
