@@ -108,7 +108,7 @@ func (c *orderClass) insert(k queued) {
 	b := c.block(k.id)
 	blk := c.blocks[b]
 	i := len(blk)
-	if blk[i-1].id > k.id { // not the newest of its block: rare but for refreshed items
+	if blk[i-1].id > k.id { // not the newest of its block: an item sent on into a class of newer ones
 		i, _ = slices.BinarySearchFunc(blk, k.id, func(q queued, id uint64) int { return cmp.Compare(q.id, id) })
 	}
 	blk = slices.Insert(blk, i, k)

@@ -13,7 +13,9 @@ package swim
 // copied for each member). The inputs it remembers to check a hit against (the bytes a
 // decompression or a decoding was made from) are the caller's, not copies: should their
 // owner ever write to them, the check can only fail and cost a miss, since it compares
-// them with the new input in full, and a miss does the work afresh.
+// them with the new input in full, and a miss does the work afresh. A decoding reads its
+// entries in those very bytes (wire.PushStates); each member merges what it was handed at
+// once, while the bytes are still what the check found them to be.
 //
 // Some work is started ahead, on the machine's other cores (internal/later): decoding a
 // push/pull state for its receiver once it is sent (decodeEarly), and encoding and
