@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/swim-go/swim/internal/hugepages"
 )
 
 // The simulator's speed and memory, at the sizes users ask about. Sizes past 1,000 take
@@ -35,6 +37,9 @@ import (
 // grows with n too: its push/pulls carry n entries, every PushPullInterval stretched by only
 // log n, so at 10,000 members each merges about six times the entries per second it does at
 // 1,000. Per byte sent, the simulator's cost should stay flat where per member it cannot.
+//
+// Like examples/simulate, the benchmarks ask for transparent huge pages for the heap
+// (internal/hugepages); SWIM_BENCH_HUGEPAGES=0 measures without them.
 
 // benchSizes returns the sizes to run: small ones always, large ones with SWIM_BENCH_LARGE.
 func benchSizes(small, large []int) []int {
@@ -52,6 +57,7 @@ func BenchmarkSimulator(b *testing.B) {
 			const virtual = 60 * time.Second
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
+				adviseHugePages(b, n)
 				resetPeakRSS()
 				start := time.Now()
 				s := NewSimulation(SimOptions{Seed: uint64(i + 1), Config: DefaultLANConfig(), Latency: time.Millisecond, Jitter: time.Millisecond})
@@ -109,6 +115,7 @@ func BenchmarkSimulatorJoin(b *testing.B) {
 	for _, n := range benchSizes([]int{500, 1000}, large) {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
+				adviseHugePages(b, n)
 				resetPeakRSS()
 				start := time.Now()
 				r, err := Simulate(SimConfig{Nodes: n, Seed: uint64(i + 1), Scenario: ScenarioJoin, Duration: 120 * time.Second})
@@ -150,6 +157,18 @@ func BenchmarkMemoryLatency(b *testing.B) {
 }
 
 var latencySink uint32
+
+// adviseHugePages asks for transparent huge pages for the heap a run of n members grows
+// into, as examples/simulate does (internal/hugepages; 384 bytes per table entry is about
+// a join's peak), unless SWIM_BENCH_HUGEPAGES=0 asks to measure without them.
+func adviseHugePages(b *testing.B, n int) {
+	if os.Getenv("SWIM_BENCH_HUGEPAGES") == "0" {
+		return
+	}
+	if _, err := hugepages.Heap(int64(n) * int64(n) * 384); err != nil {
+		b.Fatal(err)
+	}
+}
 
 func reportSimulatorRun(b *testing.B, n int, wall, virtual time.Duration) {
 	b.ReportMetric(wall.Seconds(), "wall_s")
