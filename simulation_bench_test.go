@@ -134,13 +134,19 @@ func BenchmarkSimulatorJoin(b *testing.B) {
 
 // BenchmarkMemoryLatency measures this machine, not the library: the time of one load that
 // depends on the one before, over a randomly ordered cycle of cache lines spread across
-// size bytes. An event of the simulator starts with its member's state out of the caches,
+// size bytes, on huge pages where the simulation benchmarks get them. An event of the simulator starts with its member's state out of the caches,
 // and what that costs is what makes a simulated member dearer at 10,000 members (5.4 GiB
 // of state) than at 1,000 (0.11 GiB), while it does the same work (events/node/virtual_s).
 func BenchmarkMemoryLatency(b *testing.B) {
 	for _, mb := range benchSizes([]int{1, 8, 80}, []int{512, 5120}) {
 		b.Run(fmt.Sprintf("size=%dMB", mb), func(b *testing.B) {
 			lines := mb << 20 / 64
+			if os.Getenv("SWIM_BENCH_HUGEPAGES") != "0" {
+				// As the simulation benchmarks do, so that this measures what they see.
+				if _, err := hugepages.Heap(int64(mb) << 20); err != nil {
+					b.Fatal(err)
+				}
+			}
 			next := make([]uint32, lines*16) // the first word of each 64-byte line is used
 			perm := rand.Perm(lines)
 			for i, l := range perm {
