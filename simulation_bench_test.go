@@ -134,9 +134,11 @@ func BenchmarkSimulatorJoin(b *testing.B) {
 
 // BenchmarkMemoryLatency measures this machine, not the library: the time of one load that
 // depends on the one before, over a randomly ordered cycle of cache lines spread across
-// size bytes, on huge pages where the simulation benchmarks get them. An event of the simulator starts with its member's state out of the caches,
-// and what that costs is what makes a simulated member dearer at 10,000 members (5.4 GiB
-// of state) than at 1,000 (0.11 GiB), while it does the same work (events/node/virtual_s).
+// size bytes, on huge pages where the simulation benchmarks get them. An event of the
+// simulator starts with its member's state out of the caches once the members' state
+// outgrows them, and what that costs is what makes a simulated member dearer at 10,000
+// members (5.4 GiB of state) than at 1,000 (0.11 GiB), while it does the same work
+// (events/node/virtual_s).
 func BenchmarkMemoryLatency(b *testing.B) {
 	for _, mb := range benchSizes([]int{1, 8, 80}, []int{512, 5120}) {
 		b.Run(fmt.Sprintf("size=%dMB", mb), func(b *testing.B) {
