@@ -6,7 +6,7 @@
 // with 4 KiB pages each such read also misses the TLB, whose page-table walk misses the
 // caches in turn. Backed by 2 MiB pages, 10,000 converged members run about 15% faster
 // (BenchmarkSimulator/n=10000, run_us/node/virtual_s: 17.9 and 18.8 against 21.5 and 21.7
-// without, alternating); a 2,000-member join, whose tables are smaller, about 3%.
+// without, alternating); a 2,000-member join, whose tables are smaller, a few percent.
 //
 // Most distributions leave transparent huge pages to programs that ask for them
 // (/sys/kernel/mm/transparent_hugepage/enabled is "madvise"), and the Go runtime does not
