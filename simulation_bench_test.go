@@ -57,7 +57,7 @@ func BenchmarkSimulator(b *testing.B) {
 			const virtual = 60 * time.Second
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				adviseHugePages(b, n)
+				adviseHugePages(b, int64(n)*int64(n)*heapPerEntry)
 				resetPeakRSS()
 				start := time.Now()
 				s := NewSimulation(SimOptions{Seed: uint64(i + 1), Config: DefaultLANConfig(), Latency: time.Millisecond, Jitter: time.Millisecond})
@@ -115,7 +115,7 @@ func BenchmarkSimulatorJoin(b *testing.B) {
 	for _, n := range benchSizes([]int{500, 1000}, large) {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				adviseHugePages(b, n)
+				adviseHugePages(b, int64(n)*int64(n)*heapPerEntry)
 				resetPeakRSS()
 				start := time.Now()
 				r, err := Simulate(SimConfig{Nodes: n, Seed: uint64(i + 1), Scenario: ScenarioJoin, Duration: 120 * time.Second})
@@ -143,13 +143,8 @@ func BenchmarkMemoryLatency(b *testing.B) {
 	for _, mb := range benchSizes([]int{1, 8, 80}, []int{512, 5120}) {
 		b.Run(fmt.Sprintf("size=%dMB", mb), func(b *testing.B) {
 			lines := mb << 20 / 64
-			if os.Getenv("SWIM_BENCH_HUGEPAGES") != "0" {
-				// As the simulation benchmarks do, so that this measures what they see.
-				if _, err := hugepages.Heap(int64(mb) << 20); err != nil {
-					b.Fatal(err)
-				}
-			}
-			next := make([]uint32, lines*16) // the first word of each 64-byte line is used
+			adviseHugePages(b, int64(mb)<<20) // as the simulation benchmarks do
+			next := make([]uint32, lines*16)  // the first word of each 64-byte line is used
 			perm := rand.Perm(lines)
 			for i, l := range perm {
 				next[l*16] = uint32(perm[(i+1)%lines] * 16)
@@ -166,14 +161,18 @@ func BenchmarkMemoryLatency(b *testing.B) {
 
 var latencySink uint32
 
-// adviseHugePages asks for transparent huge pages for the heap a run of n members grows
-// into, as examples/simulate does (internal/hugepages; 384 bytes per table entry is about
-// a join's peak), unless SWIM_BENCH_HUGEPAGES=0 asks to measure without them.
-func adviseHugePages(b *testing.B, n int) {
+// heapPerEntry is about the most heap a simulation holds per table entry, as
+// examples/simulate reckons it: a 2,000-member join peaks at 340 bytes per entry.
+const heapPerEntry = 384
+
+// adviseHugePages asks for transparent huge pages for the next size bytes of heap, as
+// examples/simulate does (internal/hugepages), unless SWIM_BENCH_HUGEPAGES=0 asks to
+// measure without them.
+func adviseHugePages(b *testing.B, size int64) {
 	if os.Getenv("SWIM_BENCH_HUGEPAGES") == "0" {
 		return
 	}
-	if _, err := hugepages.Heap(int64(n) * int64(n) * 384); err != nil {
+	if _, err := hugepages.Heap(size); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -30,8 +30,7 @@ func Heap(size int64) (int64, error) {
 	// A fresh allocation this large is mapped for it and not yet touched (the runtime
 	// knows fresh pages are zero), so no page of it is resident to advise too late.
 	err := syscall.Madvise(b, syscall.MADV_HUGEPAGE)
-	runtime.KeepAlive(b)
-	b = nil
+	runtime.KeepAlive(b) // b is garbage from here: the collection below frees it
 	runtime.GC()
 	debug.FreeOSMemory()
 	if err != nil {
